@@ -1,0 +1,19 @@
+from relais.accounts.permissions import scope_for
+
+
+def roles(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    scope = scope_for(user)
+    return {"scope": scope, "can": {a.replace(".", "_"): scope.can(a) for a in _ACTIONS}}
+
+
+_ACTIONS = [
+    "request.create",
+    "request.view",
+    "request.orient",
+    "booking.create",
+    "patients.own",
+    "indicators.view",
+]

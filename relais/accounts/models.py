@@ -1,0 +1,76 @@
+"""Users, their roles per territory, and API clients."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from relais.core.models import PublicIdModel
+from relais.territory.models import Cpts, Sas
+
+
+class User(AbstractUser):
+    """A person using Relais. Roles come from memberships, not from Django groups."""
+
+    class Meta:
+        verbose_name = "utilisateur"
+
+
+class Role(models.TextChoices):
+    ARM = "arm", "Assistant·e de régulation médicale (ARM)"
+    REGULATEUR = "regulateur", "Médecin régulateur"
+    OPERATEUR = "operateur", "Opérateur de soins non programmés (OSNP)"
+    EFFECTEUR = "effecteur", "Effecteur (professionnel de santé)"
+    COORDINATEUR = "coordinateur", "Coordinateur·rice CPTS"
+    ADMIN = "admin", "Administrateur"
+
+
+class Membership(models.Model):
+    """A role held in a territory: a SAS (département) or one CPTS."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    sas = models.ForeignKey(Sas, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    cpts = models.ForeignKey(
+        Cpts, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role", "sas", "cpts"], name="membership_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        where = self.cpts or self.sas or "—"
+        return f"{self.user} : {self.get_role_display()} ({where})"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiClient(PublicIdModel):
+    """A partner system (booking software, SAS platform, ARS) using the API."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    # Territories the client may act on; empty means all (national platform).
+    sas_scope = models.ManyToManyField(Sas, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def new_token() -> str:
+        return "rls_" + secrets.token_urlsafe(32)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

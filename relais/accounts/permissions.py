@@ -1,0 +1,101 @@
+"""Who may do what, and on which territory. Every view, API and FHIR endpoint
+goes through these helpers; selectors take the resulting Scope."""
+
+from dataclasses import dataclass, field
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from relais.accounts.models import Role
+
+# Action -> roles allowed. One table, so a reviewer sees the whole policy at once.
+# API clients hold "scope:<scope>" pseudo-roles, so one table covers people and partners.
+POLICY: dict[str, set[str]] = {
+    "request.create": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR, "scope:requests:write"},
+    "request.view": {
+        Role.ARM,
+        Role.REGULATEUR,
+        Role.OPERATEUR,
+        Role.ADMIN,
+        "scope:requests:read",
+        "scope:requests:write",
+    },
+    "request.orient": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
+    "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
+    "booking.cancel": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
+    "patients.own": {Role.EFFECTEUR},
+    "motifs.read": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR, "scope:motifs:read"},
+    "indicators.view": {Role.COORDINATEUR, Role.ADMIN, Role.REGULATEUR, "scope:indicators:read"},
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The territories a user acts on, for one set of roles."""
+
+    roles: frozenset[str] = frozenset()
+    sas_ids: frozenset[int] = frozenset()
+    cpts_ids: frozenset[int] = frozenset()
+    departement_codes: frozenset[str] = frozenset()
+    professional_id: int | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def can(self, action: str) -> bool:
+        return bool(self.roles & POLICY.get(action, set()))
+
+
+def scope_for(user) -> Scope:
+    if not getattr(user, "is_authenticated", False):
+        return Scope()
+    cached = getattr(user, "_relais_scope", None)
+    if cached is not None:
+        return cached
+    roles, sas_ids, cpts_ids, deps = set(), set(), set(), set()
+    for m in user.memberships.select_related("sas__departement", "cpts__sas__departement"):
+        roles.add(m.role)
+        if m.cpts_id:
+            cpts_ids.add(m.cpts_id)
+            deps.add(m.cpts.sas.departement.code)
+        if m.sas_id:
+            sas_ids.add(m.sas_id)
+            deps.add(m.sas.departement.code)
+    professional = getattr(user, "professional", None) if Role.EFFECTEUR in roles else None
+    scope = Scope(
+        roles=frozenset(roles),
+        sas_ids=frozenset(sas_ids),
+        cpts_ids=frozenset(cpts_ids),
+        departement_codes=frozenset(deps),
+        professional_id=professional.pk if professional else None,
+    )
+    user._relais_scope = scope
+    return scope
+
+
+def scope_for_api_client(client) -> Scope:
+    from relais.territory.models import Sas
+
+    sas_qs = client.sas_scope.all() if client.sas_scope.exists() else Sas.objects.all()
+    sas = list(sas_qs.select_related("departement"))
+    return Scope(
+        roles=frozenset(f"scope:{s}" for s in client.scopes),
+        sas_ids=frozenset(s.pk for s in sas),
+        departement_codes=frozenset(s.departement.code for s in sas),
+    )
+
+
+def require(action: str):
+    """View decorator: login required, then the action must be allowed for the user's roles."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not scope_for(request.user).can(action):
+                raise PermissionDenied("Votre rôle ne permet pas cette action.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

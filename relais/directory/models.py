@@ -1,0 +1,82 @@
+"""Professionals (effecteurs), their practices and their participation."""
+
+from django.conf import settings
+from django.db import models
+
+from relais.core.models import PublicIdModel
+from relais.territory.models import Commune, Cpts
+
+
+class Profession(models.TextChoices):
+    MEDECIN = "medecin", "Médecin"
+    INFIRMIER = "infirmier", "Infirmier·e"
+    KINE = "kine", "Masseur-kinésithérapeute"
+    PHARMACIEN = "pharmacien", "Pharmacien·ne"
+    SAGE_FEMME = "sage_femme", "Sage-femme"
+    DENTISTE = "dentiste", "Chirurgien-dentiste"
+
+
+class Professional(PublicIdModel):
+    rpps = models.CharField("RPPS", max_length=11, unique=True)
+    profession = models.CharField("profession", max_length=20, choices=Profession.choices)
+    # TRE_R38 specialty code: SM54 = médecine générale.
+    specialty = models.CharField("spécialité", max_length=10, blank=True, default="")
+    first_name = models.CharField("prénom", max_length=100)
+    last_name = models.CharField("nom", max_length=100)
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="professional",
+    )
+    cpts = models.ForeignKey(
+        Cpts, on_delete=models.SET_NULL, null=True, blank=True, related_name="professionals"
+    )
+    # Participation, as the national SAS platform records it.
+    sas_participant = models.BooleanField(
+        "participe au SAS (niveau 1)",
+        default=False,
+        help_text="Implique d'accepter des patients en surnuméraire.",
+    )
+    cpts_level2 = models.BooleanField("volontaire niveau 2 de la CPTS", default=False)
+    level2_only = models.BooleanField("niveau 2 uniquement", default=False)
+    accepts_surnumeraire = models.BooleanField(
+        "accepte des patients en surnuméraire", default=False
+    )
+    active = models.BooleanField("actif", default=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name = "professionnel"
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        title = "Dr " if self.profession in {Profession.MEDECIN, Profession.DENTISTE} else ""
+        return f"{title}{self.first_name} {self.last_name}"
+
+
+class Practice(PublicIdModel):
+    """A place of consultation (cabinet, maison de santé, centre de santé)."""
+
+    name = models.CharField("nom", max_length=150)
+    address = models.CharField("adresse", max_length=200)
+    commune = models.ForeignKey(Commune, on_delete=models.PROTECT, related_name="practices")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    professionals = models.ManyToManyField(Professional, related_name="practices", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "lieu d'exercice"
+        verbose_name_plural = "lieux d'exercice"
+        indexes = [models.Index(fields=["latitude", "longitude"], name="practice_latlon_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.commune.name}"

@@ -1,0 +1,20 @@
+"""Reads for the directory."""
+
+from django.db.models import Q
+
+from relais.directory.models import Profession, Professional
+
+
+def doctors_search(*, query: str, departement_codes=None, limit: int = 8) -> list[Professional]:
+    """GPs by RPPS prefix or name prefix, for the médecin traitant field."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    qs = Professional.objects.filter(profession=Profession.MEDECIN, active=True)
+    if query.isdigit():
+        qs = qs.filter(rpps__startswith=query)
+    else:
+        qs = qs.filter(Q(last_name__istartswith=query) | Q(first_name__istartswith=query))
+    if departement_codes:
+        qs = qs.filter(practices__commune__departement__code__in=departement_codes)
+    return list(qs.prefetch_related("practices__commune").distinct()[:limit])

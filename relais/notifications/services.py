@@ -1,0 +1,144 @@
+"""Writing messages into the outbox and delivering them."""
+
+import logging
+from datetime import timedelta
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from relais.notifications.backends import get_sms_backend
+from relais.notifications.models import Notification, NotificationChannel, NotificationStatus
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def _queue(notification: Notification, *, delay_seconds: int = 0) -> None:
+    from relais.notifications.tasks import deliver_notification
+
+    # The database task backend writes the task row in the current transaction:
+    # if the booking rolls back, so does the message; if the worker is down,
+    # the row waits for it. Failed attempts come back with an exponential backoff.
+    task = deliver_notification
+    if delay_seconds:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
+    task.enqueue(notification.pk)
+
+
+def notification_create(
+    *, kind: str, channel: str, recipient: str, body: str, subject: str = "", booking=None
+) -> Notification | None:
+    if not recipient:
+        return None
+    notification = Notification.objects.create(
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        booking=booking,
+    )
+    _queue(notification)
+    return notification
+
+
+def _when(dt) -> str:
+    local = timezone.localtime(dt)
+    return f"{date_format(local, 'l j F')} à {local:%H:%M}".replace(":", "h", 1)
+
+
+def notify_booking_created(*, booking) -> list[Notification]:
+    """Messages to the patient and to the professional; called inside the booking transaction."""
+    slot, patient = booking.slot, booking.request.patient
+    professional, practice = slot.professional, slot.practice
+    when = _when(slot.start)
+    place = (
+        "en téléconsultation (le lien vous sera envoyé)"
+        if slot.modality == "teleconsultation"
+        else "à votre domicile"
+        if slot.modality == "visite"
+        else f"{practice.address}, {practice.commune.name}"
+    )
+    cancel = f"Pour annuler, appelez le {practice.phone or 'cabinet'}."
+    patient_text = (
+        f"Relais : rendez-vous le {when} avec {professional.display_name}, {place}. "
+        f"Apportez votre carte Vitale et vos ordonnances en cours. {cancel}"
+    )
+    created = [
+        notification_create(
+            kind="booking_patient",
+            channel=NotificationChannel.SMS,
+            recipient=patient.phone,
+            body=patient_text,
+            booking=booking,
+        ),
+        notification_create(
+            kind="booking_patient",
+            channel=NotificationChannel.EMAIL,
+            recipient=patient.email,
+            subject="Votre rendez-vous de soins non programmés",
+            body=patient_text,
+            booking=booking,
+        ),
+        notification_create(
+            kind="booking_professional",
+            channel=NotificationChannel.SMS,
+            recipient=professional.phone,
+            # No patient identity in an SMS to the professional: it is in Relais.
+            body=f"Relais : un patient SNP vous est adressé le {when}. Détails dans Relais.",
+            booking=booking,
+        ),
+    ]
+    return [n for n in created if n is not None]
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .filter(pk=notification_id, status=NotificationStatus.PENDING)
+            .first()
+        )
+        if notification is None:
+            return "skipped"
+        notification.attempts += 1
+        try:
+            if notification.channel == NotificationChannel.SMS:
+                get_sms_backend().send(to=notification.recipient, text=notification.body)
+            else:
+                send_mail(
+                    notification.subject,
+                    notification.body,
+                    None,
+                    [notification.recipient],
+                    fail_silently=False,
+                )
+        except Exception as exc:  # noqa: BLE001 - any backend failure is recorded, then retried
+            notification.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            if notification.attempts >= MAX_ATTEMPTS:
+                notification.status = NotificationStatus.FAILED
+            else:
+                _queue(notification, delay_seconds=60 * 2**notification.attempts)
+            notification.save(update_fields=["attempts", "last_error", "status"])
+            logger.warning(
+                "notification %s failed (attempt %s)", notification.pk, notification.attempts
+            )
+            return "failed"
+        notification.status = NotificationStatus.SENT
+        notification.sent_at = timezone.now()
+        notification.save(update_fields=["attempts", "status", "sent_at"])
+        return "sent"
+
+
+def notifications_deliver_pending() -> dict[str, int]:
+    """Catch-up sweep (command and scheduled task): deliver what is still pending."""
+    counts: dict[str, int] = {}
+    ids = list(
+        Notification.objects.filter(status=NotificationStatus.PENDING).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        outcome = notification_deliver(notification_id=pk)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

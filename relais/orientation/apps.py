@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrientationConfig(AppConfig):
+    name = "relais.orientation"
+    label = "orientation"
+    verbose_name = "Orientation"

@@ -1,0 +1,173 @@
+"""Reads for orientation: the ranked slot search and bookings."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from relais.accounts.permissions import Scope
+from relais.agenda.models import Slot, SlotStatus
+from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
+from relais.regulation.models import Request, UrgencyBand
+from relais.territory.geo import bounding_box, distance_km
+
+# Levels of the ranking, as the national SAS platform orders them.
+LEVEL_TRAITANT = 0
+LEVEL_PARTICIPANT = 1
+LEVEL_OTHER = 2
+LEVEL_LABELS = {
+    LEVEL_TRAITANT: "Médecin traitant",
+    LEVEL_PARTICIPANT: "Participant SAS / CPTS",
+    LEVEL_OTHER: "Autre professionnel",
+}
+MAX_SLOTS_PER_PROFESSIONAL = 3
+# Slots starting within this margin are no longer offered: the patient could not get there.
+MIN_LEAD = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RankedSlot:
+    slot: Slot
+    level: int
+    distance_km: float | None
+    tie_break: str
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS[self.level]
+
+
+def _tie_break(request: Request, professional_public_id) -> str:
+    """Neutral, deterministic per request: the same doctors are not always on top,
+    yet one request always shows the same order (see docs/architecture.md)."""
+    return hashlib.sha256(f"{request.public_id}:{professional_public_id}".encode()).hexdigest()[:12]
+
+
+def search_window(*, request: Request, now: datetime, widen: bool = False):
+    hours = UrgencyBand(request.urgency).max_hours
+    if widen:
+        hours = max(hours * 2, settings.RELAIS_SEARCH_HORIZON_HOURS)
+    return now + MIN_LEAD, now + timedelta(hours=hours)
+
+
+def slots_ranked_for(
+    *,
+    request: Request,
+    now: datetime | None = None,
+    radius_km: float | None = None,
+    widen: bool = False,
+    modality: str | None = None,
+    limit: int | None = None,
+) -> list[RankedSlot]:
+    """Free slots for a request, best first.
+
+    Order: the patient's médecin traitant first, then professionals participating in
+    the SAS or the CPTS, then the others; within a level the earliest slot, then the
+    nearest, then a neutral tie-break. `widen` doubles the radius and the horizon.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.RELAIS_SEARCH_RESULTS
+    patient = request.patient
+    commune = patient.commune
+    radius = radius_km or commune.departement.default_radius_km
+    if widen:
+        radius *= 2
+    start_min, start_max = search_window(request=request, now=now, widen=widen)
+    traitant_id = patient.medecin_traitant_id
+
+    near = Q()
+    if commune.has_point:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(
+            commune.latitude, commune.longitude, radius
+        )
+        near = Q(practice__latitude__range=(min_lat, max_lat)) & Q(
+            practice__longitude__range=(min_lon, max_lon)
+        )
+    else:  # no coordinates (some overseas collectivities): same commune only
+        near = Q(practice__commune=commune)
+    where = near | Q(professional_id=traitant_id) if traitant_id else near
+
+    qs = (
+        Slot.objects.filter(status=SlotStatus.FREE, start__gte=start_min, start__lte=start_max)
+        .filter(where)
+        .filter(professional__active=True)
+        .exclude(Q(professional__level2_only=True) & ~Q(professional_id=traitant_id or 0))
+        .select_related("professional", "practice__commune")
+        .order_by("start")
+    )
+    if modality:
+        qs = qs.filter(modality=modality)
+
+    ranked: list[RankedSlot] = []
+    per_professional: dict[int, int] = {}
+    # The bounding box bounds the rows; 40 candidates per wanted result is plenty
+    # once we cap slots per professional.
+    for slot in qs[: limit * 40]:
+        pro = slot.professional
+        dist = None
+        if commune.has_point:
+            dist = distance_km(
+                commune.latitude, commune.longitude, slot.practice.latitude, slot.practice.longitude
+            )
+        if pro.pk == traitant_id:
+            level = LEVEL_TRAITANT
+        else:
+            if dist is not None and dist > radius:
+                continue
+            level = LEVEL_PARTICIPANT if (pro.sas_participant or pro.cpts_level2) else LEVEL_OTHER
+        if per_professional.get(pro.pk, 0) >= MAX_SLOTS_PER_PROFESSIONAL:
+            continue
+        per_professional[pro.pk] = per_professional.get(pro.pk, 0) + 1
+        ranked.append(RankedSlot(slot, level, dist, _tie_break(request, pro.public_id)))
+
+    ranked.sort(
+        key=lambda r: (
+            r.level,
+            r.slot.start,
+            round(r.distance_km or 0.0, 1),
+            r.tie_break,
+        )
+    )
+    return ranked[:limit]
+
+
+def bookings_for_professional(
+    *, professional_id: int, since: datetime | None = None
+) -> QuerySet[Booking]:
+    qs = Booking.objects.filter(
+        slot__professional_id=professional_id, status__in=ACTIVE_BOOKING_STATUSES
+    ).select_related("slot__practice__commune", "request__patient", "request__motif")
+    if since:
+        qs = qs.filter(slot__start__gte=since)
+    return qs.order_by("slot__start")
+
+
+def booking_get_for_user(*, scope: Scope, public_id) -> Booking:
+    qs = Booking.objects.select_related("slot__professional", "request__patient", "request__sas")
+    if scope.professional_id and scope.can("patients.own"):
+        booking = qs.filter(
+            public_id=public_id, slot__professional_id=scope.professional_id
+        ).first()
+        if booking:
+            return booking
+    if scope.can("booking.cancel"):
+        booking = (
+            qs.filter(public_id=public_id)
+            .filter(Q(request__sas_id__in=scope.sas_ids) | Q(request__cpts_id__in=scope.cpts_ids))
+            .first()
+        )
+        if booking:
+            return booking
+    raise Http404("Rendez-vous introuvable.")
+
+
+def active_booking_of(*, request: Request) -> Booking | None:
+    return (
+        request.bookings.filter(status__in=ACTIVE_BOOKING_STATUSES)
+        .select_related("slot__professional", "slot__practice__commune")
+        .first()
+    )

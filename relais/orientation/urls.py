@@ -1,0 +1,12 @@
+from django.urls import path
+
+from relais.orientation import views
+
+app_name = "orientation"
+urlpatterns = [
+    path("demandes/<uuid:public_id>/creneaux/", views.ranked_slots, name="ranked_slots"),
+    path("demandes/<uuid:public_id>/reserver/", views.book, name="book"),
+    path("rendez-vous/<uuid:public_id>/annuler/", views.cancel, name="cancel"),
+    path("pro/patients/", views.my_patients, name="my_patients"),
+    path("pro/rendez-vous/<uuid:public_id>/issue/", views.record_outcome, name="record_outcome"),
+]

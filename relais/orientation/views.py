@@ -1,0 +1,158 @@
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from relais.accounts.permissions import require, scope_for
+from relais.agenda.models import Modality
+from relais.agenda.selectors import slot_get
+from relais.audit.services import audit_record
+from relais.core.errors import ApplicationError
+from relais.orientation.models import BookingChannel, BookingStatus
+from relais.orientation.selectors import (
+    booking_get_for_user,
+    bookings_for_professional,
+    slots_ranked_for,
+)
+from relais.orientation.services import (
+    SlotUnavailable,
+    booking_cancel,
+    booking_create,
+    booking_record_outcome,
+)
+from relais.regulation.selectors import request_get_for_user
+
+
+def _slots_context(req, *, widen=False, modality=None, error=None, alternatives=None):
+    ranked = (
+        alternatives
+        if alternatives is not None
+        else slots_ranked_for(request=req, widen=widen, modality=modality or None)
+    )
+    return {
+        "req": req,
+        "ranked": ranked,
+        "widen": widen,
+        "modality": modality or "",
+        "modalities": Modality.choices,
+        "error": error,
+    }
+
+
+@require("request.orient")
+def ranked_slots(request, public_id):
+    """htmx fragment: the ranked free slots for a request."""
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    modality = request.GET.get("modality") or None
+    if modality not in (None, *Modality.values):
+        modality = None
+    widen = request.GET.get("widen") == "1"
+    return render(
+        request,
+        "orientation/partials/slot_list.html",
+        _slots_context(req, widen=widen, modality=modality),
+    )
+
+
+@require_POST
+@require("booking.create")
+def book(request, public_id):
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    slot = (
+        slot_get(public_id=request.POST.get("slot", ""))
+        if _is_uuid(request.POST.get("slot"))
+        else None
+    )
+    if slot is None:
+        return render(
+            request,
+            "orientation/partials/slot_list.html",
+            _slots_context(req, error="Créneau introuvable : choisissez-en un dans la liste."),
+        )
+    try:
+        booking = booking_create(
+            request=req, slot=slot, operator=request.user, channel=BookingChannel.UI
+        )
+    except SlotUnavailable as exc:
+        return render(
+            request,
+            "orientation/partials/slot_list.html",
+            _slots_context(
+                req,
+                error="Créneau plus disponible : il vient d'être pris. Voici les suivants.",
+                alternatives=exc.alternatives,
+            ),
+        )
+    except ApplicationError as exc:
+        return render(
+            request, "orientation/partials/slot_list.html", _slots_context(req, error=exc.message)
+        )
+    local = timezone.localtime(booking.slot.start)
+    messages.success(
+        request,
+        f"Rendez-vous réservé avec {slot.professional.display_name} le {local:%d/%m à %H:%M}.",
+    )
+    url = reverse("regulation:request_detail", kwargs={"public_id": req.public_id})
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@require_POST
+@require("booking.cancel")
+def cancel(request, public_id):
+    booking = booking_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    try:
+        booking_cancel(
+            booking=booking, actor=request.user, reason=request.POST.get("reason", "")[:200]
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Rendez-vous annulé : la demande est de nouveau à orienter.")
+    return redirect("regulation:request_detail", public_id=booking.request.public_id)
+
+
+@require("patients.own")
+def my_patients(request):
+    scope = scope_for(request.user)
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    bookings = list(bookings_for_professional(professional_id=scope.professional_id, since=today))
+    for booking in bookings:
+        audit_record(
+            user=request.user, action="read", obj=booking.request.patient, reason="mes patients"
+        )
+    return render(
+        request,
+        "orientation/my_patients.html",
+        {"bookings": bookings, "now": timezone.now(), "statuses": BookingStatus},
+    )
+
+
+@require_POST
+@require("patients.own")
+def record_outcome(request, public_id):
+    booking = booking_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    try:
+        booking_record_outcome(
+            booking=booking, outcome=request.POST.get("outcome", ""), actor=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Issue enregistrée.")
+    return redirect("orientation:my_patients")

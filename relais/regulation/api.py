@@ -1,0 +1,110 @@
+from datetime import date, datetime
+from uuid import UUID
+
+from django.http import Http404
+from ninja import Field, Router, Schema
+
+from relais.api import require_api
+from relais.audit.services import audit_record
+from relais.core.errors import ApplicationError, NotFound
+from relais.regulation.models import Channel, UrgencyBand
+from relais.regulation.selectors import motif_get, request_get_for_user
+from relais.regulation.services import PatientInput, patient_find_or_create, request_create
+from relais.territory.selectors import commune_get
+
+router = Router(tags=["régulation"])
+
+
+class PatientIn(Schema):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    phone: str = Field("", max_length=20)
+    email: str = Field("", max_length=200)
+    commune_insee: str = Field(min_length=5, max_length=5)
+
+
+class RequestIn(Schema):
+    patient: PatientIn
+    channel: Channel = Channel.PHONE
+    motif_code: str | None = Field(None, max_length=5)
+    motif_text: str = Field("", max_length=2000)
+    urgency: UrgencyBand = UrgencyBand.H12_24
+
+
+class RequestOut(Schema):
+    id: UUID
+    reference: str
+    status: str
+    channel: str
+    motif_code: str | None
+    motif_label: str | None
+    urgency: str
+    created_at: datetime
+    cpts: str | None
+
+
+def request_out(req) -> dict:
+    return {
+        "id": req.public_id,
+        "reference": req.reference,
+        "status": req.status,
+        "channel": req.channel,
+        "motif_code": req.motif.code if req.motif else None,
+        "motif_label": req.motif.label if req.motif else None,
+        "urgency": req.urgency,
+        "created_at": req.created_at,
+        "cpts": req.cpts.name if req.cpts else None,
+    }
+
+
+@router.post("", response={201: RequestOut}, summary="Créer une demande de soins non programmés")
+def create_request(request, payload: RequestIn):
+    scope = require_api(request, "request.create")
+    commune = commune_get(insee=payload.patient.commune_insee)
+    if commune is None:
+        raise ApplicationError("Commune inconnue (code INSEE).", code="unknown_commune")
+    motif = None
+    if payload.motif_code:
+        motif = motif_get(code=payload.motif_code)
+        if motif is None:
+            raise ApplicationError("Code CISP-2 inconnu.", code="unknown_motif")
+    user = request.auth if getattr(request, "api_client", None) is None else None
+    patient = patient_find_or_create(
+        data=PatientInput(
+            first_name=payload.patient.first_name,
+            last_name=payload.patient.last_name,
+            birth_date=payload.patient.birth_date,
+            phone=payload.patient.phone,
+            email=payload.patient.email,
+            commune=commune,
+        ),
+        user=user,
+    )
+    req = request_create(
+        patient=patient,
+        channel=payload.channel,
+        motif=motif,
+        motif_text=payload.motif_text,
+        urgency=payload.urgency,
+        created_by=user,
+        scope=scope,
+    )
+    return 201, request_out(req)
+
+
+@router.get("/{request_id}", response=RequestOut, summary="Lire une demande")
+def get_request(request, request_id: UUID):
+    scope = require_api(request, "request.view")
+    try:
+        req = request_get_for_user(scope=scope, public_id=request_id)
+    except Http404:
+        raise NotFound("Demande introuvable.") from None
+    client = getattr(request, "api_client", None)
+    audit_record(
+        user=None if client else request.auth,
+        api_client=client.name if client else "",
+        action="read",
+        obj=req,
+    )
+    return request_out(req)

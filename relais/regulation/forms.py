@@ -1,0 +1,117 @@
+import re
+
+from django import forms
+from django.utils import timezone
+
+from relais.directory.models import Professional
+from relais.regulation.models import Channel, Motif, RequestStatus, UrgencyBand
+from relais.territory.geo import search_key
+from relais.territory.models import Commune
+
+INSEE_IN_LABEL = re.compile(r"\b(\d[0-9AB]\d{3})\s*$")
+
+
+class RequestForm(forms.Form):
+    last_name = forms.CharField(
+        label="Nom", max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
+    )
+    first_name = forms.CharField(label="Prénom", max_length=100)
+    birth_date = forms.DateField(
+        label="Date de naissance", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(label="Téléphone de rappel", max_length=20)
+    email = forms.EmailField(label="E-mail", required=False)
+    commune = forms.CharField(
+        label="Commune du patient",
+        max_length=200,
+        help_text="Tapez les premières lettres ou le code postal, puis choisissez.",
+    )
+    medecin_traitant = forms.CharField(
+        label="Médecin traitant (RPPS ou nom)", max_length=200, required=False
+    )
+    channel = forms.ChoiceField(label="Canal", choices=Channel.choices, initial=Channel.PHONE)
+    motif = forms.ModelChoiceField(
+        label="Motif (CISP-2)",
+        queryset=Motif.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label="— choisir —",
+    )
+    motif_text = forms.CharField(
+        label="Motif en clair", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    urgency = forms.ChoiceField(
+        label="Délai de prise en charge", choices=UrgencyBand.choices, initial=UrgencyBand.H12_24
+    )
+
+    def clean_birth_date(self):
+        value = self.cleaned_data["birth_date"]
+        if value and value > timezone.localdate():
+            raise forms.ValidationError("La date de naissance ne peut pas être dans le futur.")
+        if value and value.year < 1900:
+            raise forms.ValidationError("Date de naissance invraisemblable.")
+        return value
+
+    def clean_phone(self):
+        value = self.cleaned_data["phone"]
+        digits = re.sub(r"[^\d+]", "", value)
+        if not re.fullmatch(r"(\+33\d{9}|0\d{9}|\+\d{8,15})", digits):
+            raise forms.ValidationError("Numéro de téléphone invalide (ex. 06 12 34 56 78).")
+        return digits
+
+    def clean_commune(self):
+        value = self.cleaned_data["commune"].strip()
+        match = INSEE_IN_LABEL.search(value)
+        if match:
+            commune = (
+                Commune.objects.select_related("departement").filter(insee=match.group(1)).first()
+            )
+            if commune:
+                return commune
+        candidates = list(
+            Commune.objects.select_related("departement").filter(search_name=search_key(value))[:2]
+        )
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise forms.ValidationError(
+                "Plusieurs communes portent ce nom : choisissez-la dans la liste."
+            )
+        raise forms.ValidationError("Commune inconnue : choisissez-la dans la liste proposée.")
+
+    def clean_medecin_traitant(self):
+        value = self.cleaned_data["medecin_traitant"].strip()
+        if not value:
+            return None
+        rpps = re.search(r"\b(\d{11})\b", value)
+        if rpps:
+            found = Professional.objects.filter(profession="medecin", rpps=rpps.group(1)).first()
+        else:
+            matches = list(
+                Professional.objects.filter(profession="medecin", last_name__iexact=value)[:2]
+            )
+            found = matches[0] if len(matches) == 1 else None
+        if found is None:
+            raise forms.ValidationError(
+                "Médecin traitant introuvable : saisissez son RPPS ou choisissez-le dans la liste."
+            )
+        return found
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("motif") and not (data.get("motif_text") or "").strip():
+            self.add_error("motif", "Choisissez un motif ou décrivez-le en clair.")
+        return data
+
+
+CLOSE_CHOICES = [
+    (RequestStatus.ADVICE, "Conseil médical donné"),
+    (RequestStatus.REDIRECTED, "Réorienté vers le 15 / les urgences"),
+    (RequestStatus.UNPLACED, "Sans solution"),
+    (RequestStatus.CANCELLED, "Annulée (doublon, patient injoignable…)"),
+]
+
+
+class CloseForm(forms.Form):
+    outcome = forms.ChoiceField(label="Issue", choices=CLOSE_CHOICES)
+    reason = forms.CharField(label="Précision", max_length=300)

@@ -1,0 +1,153 @@
+"""Patients, SNP requests and their CISP-2 motifs."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from relais.core.models import PublicIdModel, TimestampedModel
+from relais.directory.models import Professional
+from relais.territory.models import Commune, Cpts, Sas
+
+
+class Motif(models.Model):
+    """A CISP-2 (ICPC-2) reason for encounter."""
+
+    code = models.CharField("code CISP-2", max_length=5, unique=True)
+    label = models.CharField("libellé", max_length=200)
+    chapter = models.CharField("chapitre", max_length=100, blank=True)
+    refer_to_15 = models.BooleanField("orienter vers le 15", default=False)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.label}"
+
+
+class Patient(PublicIdModel, TimestampedModel):
+    """Minimal identity: what is needed to book, call back and follow up."""
+
+    first_name = models.CharField("prénom", max_length=100)
+    last_name = models.CharField("nom", max_length=100)
+    birth_date = models.DateField("date de naissance", null=True, blank=True)
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+    commune = models.ForeignKey(Commune, on_delete=models.PROTECT, related_name="+")
+    medecin_traitant = models.ForeignKey(
+        Professional,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patients_traitant",
+        verbose_name="médecin traitant",
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["last_name", "birth_date"], name="patient_name_birth_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.last_name.upper()} {self.first_name}"
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", "Téléphone"
+    WEB = "web", "Web"
+    PROFESSIONAL = "professional", "Professionnel de santé"
+
+
+class UrgencyBand(models.TextChoices):
+    H0_4 = "0-4h", "Sous 4 h"
+    H4_8 = "4-8h", "4 à 8 h"
+    H8_12 = "8-12h", "8 à 12 h"
+    H12_24 = "12-24h", "12 à 24 h"
+    H24_48 = "24-48h", "24 à 48 h"
+
+    @property
+    def max_hours(self) -> int:
+        return int(self.value.split("-")[1].rstrip("h"))
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "À orienter"
+    BOOKED = "booked", "Rendez-vous pris"
+    DONE = "done", "Patient vu"
+    NOSHOW = "noshow", "Non venu"
+    ADVICE = "advice", "Conseil médical"
+    REDIRECTED = "redirected", "Réorienté 15 / urgences"
+    UNPLACED = "unplaced", "Sans solution"
+    CANCELLED = "cancelled", "Annulée"
+
+
+CLOSED_STATUSES = {
+    RequestStatus.DONE,
+    RequestStatus.NOSHOW,
+    RequestStatus.ADVICE,
+    RequestStatus.REDIRECTED,
+    RequestStatus.UNPLACED,
+    RequestStatus.CANCELLED,
+}
+
+
+class Request(PublicIdModel, TimestampedModel):
+    """A request for unscheduled care, from any channel, tracked to its end."""
+
+    reference = models.CharField("référence", max_length=20, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="requests")
+    channel = models.CharField("canal", max_length=20, choices=Channel.choices)
+    motif = models.ForeignKey(
+        Motif, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
+    )
+    motif_text = models.TextField("motif en clair", blank=True)
+    urgency = models.CharField(
+        "délai", max_length=10, choices=UrgencyBand.choices, default=UrgencyBand.H12_24
+    )
+    status = models.CharField(
+        "statut", max_length=20, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
+    sas = models.ForeignKey(Sas, on_delete=models.PROTECT, related_name="requests")
+    cpts = models.ForeignKey(
+        Cpts, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_reason = models.CharField("motif de clôture", max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "demande"
+        indexes = [
+            models.Index(fields=["sas", "status", "created_at"], name="request_sas_status_idx"),
+            models.Index(fields=["cpts", "created_at"], name="request_cpts_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RequestStatus.OPEN
+
+
+class RequestEvent(models.Model):
+    """The timeline of a request: every transition, who, when, why."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.from_status or '∅'} → {self.to_status}"

@@ -1,0 +1,65 @@
+"""Reads for regulation, always scoped to the user's territory."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from relais.accounts.permissions import Scope
+from relais.regulation.models import Motif, Patient, Request, RequestStatus
+
+
+def _scoped(qs: QuerySet[Request], scope: Scope) -> QuerySet[Request]:
+    if not scope.sas_ids and not scope.cpts_ids:
+        return qs.none()
+    return qs.filter(Q(sas_id__in=scope.sas_ids) | Q(cpts_id__in=scope.cpts_ids))
+
+
+def requests_for(*, scope: Scope, statuses: list[str] | None = None) -> QuerySet[Request]:
+    if not scope.can("request.view"):
+        return Request.objects.none()
+    qs = _scoped(Request.objects.all(), scope).select_related("patient__commune", "motif", "cpts")
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    return qs
+
+
+def requests_worklist(*, scope: Scope) -> QuerySet[Request]:
+    """Open requests first, most urgent band first, oldest first within a band."""
+    return requests_for(scope=scope, statuses=[RequestStatus.OPEN]).order_by(
+        "urgency", "created_at"
+    )
+
+
+def request_get_for_user(*, scope: Scope, public_id) -> Request:
+    """The one way a view loads a request: scoped, 404 otherwise (no existence leak)."""
+    req = (
+        requests_for(scope=scope)
+        .select_related("sas", "patient__medecin_traitant")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if req is None:
+        raise Http404("Demande introuvable.")
+    return req
+
+
+def motifs_all() -> QuerySet[Motif]:
+    return Motif.objects.all()
+
+
+def patients_search(*, scope: Scope, query: str, limit: int = 8) -> list[Patient]:
+    """Known patients of the user's territory matching a name (for intake, no duplicates)."""
+    query = query.strip()
+    if len(query) < 2 or not scope.can("request.create"):
+        return []
+    return list(
+        Patient.objects.filter(
+            Q(requests__sas_id__in=scope.sas_ids) | Q(requests__cpts_id__in=scope.cpts_ids)
+        )
+        .filter(Q(last_name__istartswith=query) | Q(phone__startswith=query))
+        .select_related("commune")
+        .distinct()[:limit]
+    )
+
+
+def motif_get(*, code: str) -> Motif | None:
+    return Motif.objects.filter(code=code.strip().upper()).first()

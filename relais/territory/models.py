@@ -1,0 +1,82 @@
+"""Départements, communes (real INSEE geography), SAS and CPTS."""
+
+from django.db import models
+
+from relais.core.models import PublicIdModel
+
+
+class Departement(models.Model):
+    code = models.CharField("code", max_length=3, unique=True)
+    name = models.CharField("nom", max_length=100)
+    region_code = models.CharField("code région", max_length=3, blank=True)
+    region_name = models.CharField("région", max_length=100, blank=True)
+    # Search radius used by default for this département: dense urban areas
+    # need a small one, rural ones a wider one (as the national SAS platform does).
+    default_radius_km = models.PositiveSmallIntegerField("rayon de recherche (km)", default=20)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "département"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Commune(models.Model):
+    insee = models.CharField("code INSEE", max_length=5, unique=True)
+    name = models.CharField("nom", max_length=100)
+    # Lowercase, accent-free name for the autocomplete (see geo.search_key).
+    search_name = models.CharField(max_length=100, db_index=True)
+    postal_codes = models.CharField("codes postaux", max_length=200, blank=True)
+    departement = models.ForeignKey(Departement, on_delete=models.PROTECT, related_name="communes")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    population = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["latitude", "longitude"], name="commune_latlon_idx")]
+
+    def __str__(self) -> str:
+        first_postal = self.postal_codes.split(";")[0] if self.postal_codes else ""
+        return f"{self.name} ({first_postal or self.departement_id})"
+
+    @property
+    def has_point(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+class Sas(PublicIdModel):
+    """The département's Service d'Accès aux Soins, shared by several CPTS."""
+
+    departement = models.OneToOneField(Departement, on_delete=models.PROTECT, related_name="sas")
+    name = models.CharField("nom", max_length=150)
+    phone = models.CharField("téléphone", max_length=20, default="15")
+
+    class Meta:
+        verbose_name = "SAS"
+        verbose_name_plural = "SAS"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cpts(PublicIdModel):
+    """Communauté professionnelle territoriale de santé."""
+
+    name = models.CharField("nom", max_length=150, unique=True)
+    finess = models.CharField("FINESS", max_length=9, unique=True)
+    sas = models.ForeignKey(Sas, on_delete=models.PROTECT, related_name="cpts_set")
+    communes = models.ManyToManyField(Commune, related_name="cpts_set", blank=True)
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    # Opening hours of the CPTS line and web form, per ISO weekday (1 = Monday):
+    # {"1": [["08:00", "18:00"]], "6": [["08:00", "11:00"]]}.
+    service_hours = models.JSONField("horaires de service", default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "CPTS"
+        verbose_name_plural = "CPTS"
+
+    def __str__(self) -> str:
+        return self.name

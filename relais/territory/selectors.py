@@ -1,0 +1,38 @@
+"""Reads for the territory: commune autocomplete, CPTS of a commune."""
+
+from django.db.models import Q, QuerySet
+
+from relais.territory.geo import search_key
+from relais.territory.models import Commune, Cpts
+
+
+def communes_search(*, query: str, departement_codes: list[str] | None = None, limit: int = 10):
+    """Communes whose name starts with the query (accent-insensitive) or whose postal
+    code starts with it; the most populated first, so 'saint' proposes big towns."""
+    query = (query or "").strip()
+    if len(query) < 2:
+        return []
+    qs = Commune.objects.select_related("departement")
+    if query.isdigit():
+        qs = qs.filter(Q(postal_codes__startswith=query) | Q(postal_codes__contains=f";{query}"))
+    else:
+        key = search_key(query)
+        qs = qs.filter(Q(search_name__startswith=key) | Q(search_name__contains=f" {key}"))
+    if departement_codes:
+        qs = qs.filter(departement__code__in=departement_codes)
+    return list(qs.order_by("-population", "name")[:limit])
+
+
+def commune_get(*, insee: str) -> Commune | None:
+    return Commune.objects.select_related("departement").filter(insee=insee).first()
+
+
+def cpts_for_commune(*, commune: Commune) -> Cpts | None:
+    return Cpts.objects.filter(communes=commune).select_related("sas").first()
+
+
+def cpts_list(*, departement_codes: list[str] | None = None) -> QuerySet[Cpts]:
+    qs = Cpts.objects.select_related("sas__departement")
+    if departement_codes:
+        qs = qs.filter(sas__departement__code__in=departement_codes)
+    return qs

@@ -1,0 +1,16 @@
+from django.urls import include, path
+
+from relais.api import api
+
+urlpatterns = [
+    path("", include("relais.core.urls")),
+    path("", include("relais.accounts.urls")),
+    path("", include("relais.regulation.urls")),
+    path("", include("relais.orientation.urls")),
+    path("", include("relais.territory.urls")),
+    path("", include("relais.directory.urls")),
+    path("api/v1/", api.urls),
+]
+
+handler403 = "relais.core.views.forbidden"
+handler404 = "relais.core.views.not_found"

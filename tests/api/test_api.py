@@ -1,0 +1,140 @@
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from relais.accounts.models import ApiClient
+from relais.orientation.models import Booking
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def make_token(scopes: str, name: str = "logiciel-agenda") -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("create_api_client", name=name, scopes=scopes, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def auth(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_it_creates_a_client_and_prints_the_token_alone_on_the_last_line():
+    token = make_token("slots:read,appointments:write")
+    assert token.startswith("rls_") and " " not in token
+    client = ApiClient.objects.get(name="logiciel-agenda")
+    assert client.scopes == ["appointments:write", "slots:read"]
+    assert token not in client.token_hash  # stored hashed
+
+
+@pytest.mark.parametrize("scopes", ["", "everything", "slots:read,admin"])
+def test_it_refuses_unknown_scopes(scopes):
+    with pytest.raises(CommandError):
+        call_command("create_api_client", name="x", scopes=scopes)
+
+
+def test_it_serves_the_openapi_schema(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/v1/bookings" in paths
+    assert "/api/v1/requests/{request_id}/slots" in paths
+
+
+def test_it_requires_authentication(client):
+    response = client.get("/api/v1/communes?q=evry")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert client.get("/api/v1/communes?q=evry", **auth("rls_wrong")).status_code == 401
+
+
+def test_it_runs_the_whole_flow_with_a_token(client, cpts_a):
+    token = make_token("requests:write,appointments:write")
+    slot = f.SlotFactory()
+    payload = {
+        "patient": {
+            "first_name": "Lucie",
+            "last_name": "Durand",
+            "phone": "0639981234",
+            "commune_insee": "91228",
+        },
+        "motif_code": "a03",
+        "urgency": "12-24h",
+    }
+    created = client.post(
+        "/api/v1/requests", json.dumps(payload), content_type="application/json", **auth(token)
+    )
+    assert created.status_code == 201, created.content
+    request_id = created.json()["id"]
+    assert created.json()["motif_code"] == "A03"
+    slots = client.get(f"/api/v1/requests/{request_id}/slots", **auth(token)).json()
+    assert [s["id"] for s in slots] == [str(slot.public_id)]
+    body = json.dumps({"request": request_id, "slot": str(slot.public_id)})
+    headers = auth(token) | {"HTTP_IDEMPOTENCY_KEY": "abc-1"}
+    booked = client.post("/api/v1/bookings", body, content_type="application/json", **headers)
+    assert booked.status_code == 201
+    replay = client.post("/api/v1/bookings", body, content_type="application/json", **headers)
+    assert replay.status_code == 201
+    assert replay.json()["id"] == booked.json()["id"]
+    assert Booking.objects.count() == 1
+
+
+def test_it_answers_409_with_alternatives_when_the_slot_is_taken(client, cpts_a):
+    from relais.orientation.services import booking_create
+
+    token = make_token("requests:read,appointments:write")
+    slot, spare = f.SlotFactory(), f.SlotFactory()
+    booking_create(request=f.RequestFactory(), slot=slot)
+    req = f.RequestFactory()
+    body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
+    response = client.post("/api/v1/bookings", body, content_type="application/json", **auth(token))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "slot_unavailable"
+    assert error["message"] == "Créneau plus disponible."
+    assert [a["id"] for a in error["alternatives"]] == [str(spare.public_id)]
+
+
+def test_it_refuses_a_scope_the_token_lacks(client, cpts_a):
+    token = make_token("slots:read")
+    req = f.RequestFactory()
+    response = client.get(f"/api/v1/requests/{req.public_id}", **auth(token))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_it_answers_structured_validation_errors(client, cpts_a):
+    token = make_token("requests:write")
+    response = client.post(
+        "/api/v1/requests",
+        json.dumps({"patient": {"first_name": ""}, "urgency": "demain"}),
+        content_type="application/json",
+        **auth(token),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    unknown = client.post(
+        "/api/v1/requests",
+        json.dumps(
+            {
+                "patient": {"first_name": "A", "last_name": "B", "commune_insee": "00000"},
+                "motif_text": "toux",
+            }
+        ),
+        content_type="application/json",
+        **auth(token),
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "unknown_commune"
+
+
+def test_it_accepts_the_session_of_an_operator(client, olivia, cpts_a):
+    req = f.RequestFactory()
+    client.force_login(olivia)
+    response = client.get(f"/api/v1/requests/{req.public_id}")
+    assert response.status_code == 200
+    assert response.json()["reference"] == req.reference

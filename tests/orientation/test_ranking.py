@@ -1,0 +1,96 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from relais.orientation.selectors import (
+    LEVEL_OTHER,
+    LEVEL_PARTICIPANT,
+    LEVEL_TRAITANT,
+    slots_ranked_for,
+)
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def in_hours(h):
+    return timezone.now() + timedelta(hours=h)
+
+
+def test_it_puts_the_medecin_traitant_first_then_participants_then_others(cpts_a):
+    traitant = f.ProfessionalFactory(sas_participant=False, practice_in="91549")
+    participant = f.ProfessionalFactory(sas_participant=True, practice_in="91174")
+    other = f.ProfessionalFactory(sas_participant=False, practice_in="91228")
+    f.SlotFactory(professional=other, start=in_hours(1))
+    f.SlotFactory(professional=participant, start=in_hours(2))
+    f.SlotFactory(professional=traitant, start=in_hours(6))
+    req = f.RequestFactory(patient=f.PatientFactory(medecin_traitant=traitant))
+    ranked = slots_ranked_for(request=req)
+    assert [(r.slot.professional, r.level) for r in ranked] == [
+        (traitant, LEVEL_TRAITANT),
+        (participant, LEVEL_PARTICIPANT),
+        (other, LEVEL_OTHER),
+    ]
+
+
+def test_it_orders_by_earliest_then_nearest_within_a_level(cpts_a):
+    near = f.ProfessionalFactory(practice_in="91228")  # same commune as the patient
+    far = f.ProfessionalFactory(practice_in="91549")  # about 8 km
+    late_near = f.SlotFactory(professional=near, start=in_hours(4))
+    early_far = f.SlotFactory(professional=far, start=in_hours(2))
+    same_time = in_hours(3)
+    s_far = f.SlotFactory(professional=far, start=same_time)
+    s_near = f.SlotFactory(professional=near, start=same_time)
+    ranked = [r.slot for r in slots_ranked_for(request=f.RequestFactory())]
+    assert ranked == [early_far, s_near, s_far, late_near]
+    assert slots_ranked_for(request=f.RequestFactory())[1].distance_km == pytest.approx(0, abs=0.1)
+
+
+def test_it_leaves_out_far_booked_past_and_level2_only_slots(cpts_a):
+    f.SlotFactory(professional=f.ProfessionalFactory(practice_in="91223"))  # Étampes, ~28 km
+    f.SlotFactory(status="booked")
+    f.SlotFactory(start=timezone.now() - timedelta(hours=1))
+    f.SlotFactory(start=timezone.now() + timedelta(minutes=5))  # too soon to get there
+    f.SlotFactory(professional=f.ProfessionalFactory(level2_only=True))
+    f.SlotFactory(start=in_hours(30))  # beyond the 12–24 h band
+    kept = f.SlotFactory()
+    ranked = slots_ranked_for(request=f.RequestFactory())
+    assert [r.slot for r in ranked] == [kept]
+
+
+def test_it_widens_radius_and_horizon_on_demand(cpts_a):
+    far = f.SlotFactory(professional=f.ProfessionalFactory(practice_in="91377"))  # Massy, ~16 km
+    later = f.SlotFactory(start=in_hours(40))
+    req = f.RequestFactory()
+    assert slots_ranked_for(request=req) == []
+    assert {r.slot for r in slots_ranked_for(request=req, widen=True)} == {far, later}
+
+
+def test_it_filters_by_modality(cpts_a):
+    tele = f.SlotFactory(modality="teleconsultation")
+    f.SlotFactory(modality="cabinet")
+    ranked = slots_ranked_for(request=f.RequestFactory(), modality="teleconsultation")
+    assert [r.slot for r in ranked] == [tele]
+
+
+def test_it_caps_slots_per_professional_and_breaks_ties_neutrally(cpts_a):
+    busy = f.ProfessionalFactory()
+    for h in range(1, 6):
+        f.SlotFactory(professional=busy, start=in_hours(h))
+    ranked = slots_ranked_for(request=f.RequestFactory())
+    assert len(ranked) == 3
+    # Same start, same place: the order depends on the request, not on insertion order.
+    start = in_hours(2)
+    pros = [f.ProfessionalFactory() for _ in range(6)]
+    for pro in pros:
+        f.SlotFactory(professional=pro, start=start)
+    orders = {
+        tuple(
+            r.slot.professional_id
+            for r in slots_ranked_for(request=f.RequestFactory())
+            if r.slot.start == start
+        )
+        for _ in range(8)
+    }
+    assert len(orders) > 1
