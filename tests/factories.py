@@ -66,7 +66,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     first_name = "Test"
     last_name = factory.Sequence(lambda n: f"User{n}")
-    password = factory.PostGenerationMethodCall("set_password", "un-mot-de-passe-solide")
+    password = factory.django.Password("un-mot-de-passe-solide")
 
 
 def member(user: User, role: str, *, sas_obj=None, cpts=None) -> User:
@@ -86,6 +86,7 @@ class CptsFactory(factory.django.DjangoModelFactory):
 class ProfessionalFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Professional
+        skip_postgeneration_save = True
 
     rpps = factory.Sequence(lambda n: f"999{n:08d}")
     profession = Profession.MEDECIN

@@ -1,7 +1,7 @@
 from uuid import UUID
 
 from django.http import Http404
-from ninja import Header, Router
+from ninja import Header, Router, Status
 
 from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
@@ -74,7 +74,7 @@ def create_booking(request, payload: BookingIn, idempotency_key: str | None = He
         idempotency_key=(idempotency_key or "")[:100] or None,
         idempotency_owner=owner,
     )
-    return 201, booking_out(booking)
+    return Status(201, booking_out(booking))
 
 
 @router.post("/bookings/{booking_id}/cancel", response=BookingOut, summary="Annuler un rendez-vous")
