@@ -100,11 +100,13 @@ def health(request):
 
 def _register_routers():
     from relais.orientation.api import router as orientation_router
+    from relais.regulation.api import motifs_router
     from relais.regulation.api import router as regulation_router
     from relais.territory.api import router as territory_router
 
     api.add_router("/communes", territory_router)
     api.add_router("/requests", regulation_router)
+    api.add_router("/motifs", motifs_router)
     api.add_router("/", orientation_router)
 
 

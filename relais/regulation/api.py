@@ -2,17 +2,52 @@ from datetime import date, datetime
 from uuid import UUID
 
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from relais.api import require_api
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, NotFound
 from relais.regulation.models import Channel, UrgencyBand
-from relais.regulation.selectors import motif_get, request_get_for_user
+from relais.regulation.selectors import motif_get, motif_suggestions, request_get_for_user
 from relais.regulation.services import PatientInput, patient_find_or_create, request_create
 from relais.territory.selectors import commune_get
 
 router = Router(tags=["régulation"])
+motifs_router = Router(tags=["régulation"])
+
+
+class SuggestionOut(Schema):
+    code: str
+    label: str
+    score: float
+
+
+class SuggestOut(Schema):
+    suggestions: list[SuggestionOut]
+    red_flag: bool
+    red_flag_reasons: list[str]
+
+
+@motifs_router.get(
+    "/suggest",
+    response=SuggestOut,
+    summary="Suggérer des motifs CISP-2 et détecter les signes de gravité",
+    description="Texte libre en français (fautes, abréviations, mots courants). "
+    "`red_flag` vrai : proposer le transfert au 15.",
+)
+def suggest_motifs(
+    request, q: str = Query(..., max_length=500), limit: int = Query(5, ge=1, le=10)
+):
+    require_api(request, "motifs.read")
+    result = motif_suggestions(text=q, limit=limit)
+    return {
+        "suggestions": [
+            {"code": s.code, "label": s.label, "score": round(s.score, 3)}
+            for s in result.suggestions
+        ],
+        "red_flag": result.red_flag,
+        "red_flag_reasons": result.red_flag_reasons,
+    }
 
 
 class PatientIn(Schema):
@@ -90,7 +125,7 @@ def create_request(request, payload: RequestIn):
         created_by=user,
         scope=scope,
     )
-    return 201, request_out(req)
+    return Status(201, request_out(req))
 
 
 @router.get("/{request_id}", response=RequestOut, summary="Lire une demande")

@@ -63,3 +63,10 @@ def patients_search(*, scope: Scope, query: str, limit: int = 8) -> list[Patient
 
 def motif_get(*, code: str) -> Motif | None:
     return Motif.objects.filter(code=code.strip().upper()).first()
+
+
+def motif_suggestions(*, text: str, limit: int = 5):
+    """CISP-2 suggestions and red flags for free text (see regulation/matching.py)."""
+    from relais.regulation.matching import get_matcher
+
+    return get_matcher().match(text[:500], limit=limit)

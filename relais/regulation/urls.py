@@ -6,6 +6,7 @@ app_name = "regulation"
 urlpatterns = [
     path("demandes/", views.worklist, name="worklist"),
     path("demandes/nouvelle/", views.request_new, name="request_new"),
+    path("demandes/motifs/", views.motif_suggest, name="motif_suggest"),
     path("demandes/<uuid:public_id>/", views.request_detail, name="request_detail"),
     path("demandes/<uuid:public_id>/cloturer/", views.request_close, name="request_close"),
 ]

@@ -7,7 +7,12 @@ from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of
 from relais.regulation.forms import CloseForm, RequestForm
-from relais.regulation.selectors import request_get_for_user, requests_for, requests_worklist
+from relais.regulation.selectors import (
+    motif_suggestions,
+    request_get_for_user,
+    requests_for,
+    requests_worklist,
+)
 from relais.regulation.services import (
     PatientInput,
     patient_find_or_create,
@@ -100,3 +105,11 @@ def request_close(request, public_id):
     else:
         messages.success(request, f"Demande {req.reference} close.")
     return redirect("regulation:request_detail", public_id=req.public_id)
+
+
+@require("request.create")
+def motif_suggest(request):
+    """htmx fragment: CISP-2 suggestions and red-flag alert under the free-text motif."""
+    text = request.GET.get("motif_text", "")
+    result = motif_suggestions(text=text, limit=4) if len(text.strip()) >= 3 else None
+    return render(request, "regulation/partials/motif_suggestions.html", {"result": result})

@@ -2,21 +2,9 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    import csv
+    from relais.regulation.migrations import _motifs
 
-    from relais.regulation.services import MOTIFS_FILE
-
-    Motif = apps.get_model("regulation", "Motif")
-    with open(MOTIFS_FILE, encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            Motif.objects.update_or_create(
-                code=row["code"],
-                defaults={
-                    "label": row["label_fr"],
-                    "chapter": row["chapitre"],
-                    "refer_to_15": row["orienter_vers_15"].strip().lower() == "oui",
-                },
-            )
+    _motifs.load(apps)
 
 
 class Migration(migrations.Migration):
