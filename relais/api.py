@@ -99,6 +99,7 @@ def health(request):
 
 
 def _register_routers():
+    from relais.indicators.api import router as indicators_router
     from relais.orientation.api import router as orientation_router
     from relais.regulation.api import motifs_router
     from relais.regulation.api import router as regulation_router
@@ -107,6 +108,7 @@ def _register_routers():
     api.add_router("/communes", territory_router)
     api.add_router("/requests", regulation_router)
     api.add_router("/motifs", motifs_router)
+    api.add_router("/indicators", indicators_router)
     api.add_router("/", orientation_router)
 
 

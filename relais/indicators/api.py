@@ -1,0 +1,108 @@
+"""GET /api/v1/indicators: activity figures of a territory over a period."""
+
+from datetime import date
+from uuid import UUID
+
+from ninja import Field, Router, Schema
+
+from relais.accounts.permissions import Scope
+from relais.api import require_api
+from relais.core.errors import ApplicationError, NotFound
+from relais.indicators.selectors import indicators_compute
+from relais.territory.models import Cpts, Sas
+
+router = Router(tags=["indicateurs"])
+
+MAX_PERIOD_DAYS = 400
+
+
+class ChannelCounts(Schema):
+    phone: int = Field(description="Demandes reçues par téléphone.")
+    web: int = Field(description="Demandes reçues par le formulaire web.")
+    professional: int = Field(description="Demandes adressées par un professionnel de santé.")
+
+
+class IndicatorsOut(Schema):
+    start: date = Field(description="Premier jour de la période (heure de Paris), inclus.")
+    end: date = Field(description="Dernier jour de la période (heure de Paris), inclus.")
+    territory: UUID | None = Field(description="SAS ou CPTS demandé ; null = tout le périmètre.")
+    requests_total: int = Field(description="Demandes créées pendant la période.")
+    requests_by_channel: ChannelCounts
+    consultations_done: int = Field(description="Demandes au statut « patient vu » (done).")
+    response_rate: float = Field(
+        description="consultations_done / requests_total, arrondi à 4 décimales (0 sans demande)."
+    )
+    no_shows: int = Field(description="Demandes au statut « non venu » (noshow).")
+    no_show_rate: float = Field(
+        description="no_shows / (consultations_done + no_shows), 4 décimales (0 si aucun)."
+    )
+    redirected_to_15: int = Field(description="Demandes réorientées vers le 15 / les urgences.")
+    unplaced: int = Field(description="Demandes closes sans solution.")
+    motifs: dict[str, int] = Field(description="Nombre de demandes par code CISP-2.")
+    usable_motifs: int = Field(description="Demandes portant un motif CISP-2.")
+    unusable_motifs: int = Field(description="Demandes sans motif CISP-2.")
+    booked_requests: int = Field(
+        description="Demandes ayant au moins un rendez-vous non annulé (base des délais)."
+    )
+    median_delay_hours: float | None = Field(
+        description=(
+            "Délai médian (heures, 2 décimales) entre la création de la demande et le début du "
+            "créneau réservé ; null sans demande réservée."
+        )
+    )
+    within_24h_rate: float = Field(description="Part des demandes réservées vues sous 24 h.")
+    within_48h_rate: float = Field(description="Part des demandes réservées vues sous 48 h.")
+    professionals_publishing: int = Field(
+        description="Professionnels ayant au moins un créneau (non fermé) dans la période."
+    )
+    professionals_accepted: int = Field(
+        description="Professionnels ayant au moins un rendez-vous non annulé sur ces demandes."
+    )
+    solicited_by_profession: dict[str, int] = Field(
+        description="Rendez-vous non annulés par profession du professionnel."
+    )
+
+
+def _territory_filter(scope: Scope, territory: str | None) -> dict:
+    """The selector's territory arguments; 404 for a territory outside the caller's scope
+    (unknown, malformed and out-of-scope identifiers alike: no existence leak)."""
+    if not territory:
+        return {"sas_ids": scope.sas_ids, "cpts_ids": scope.cpts_ids}
+    try:
+        territory = UUID(territory)
+    except ValueError:
+        raise NotFound("Territoire introuvable.") from None
+    sas = Sas.objects.filter(public_id=territory).only("pk").first()
+    if sas is not None and sas.pk in scope.sas_ids:
+        return {"sas_ids": {sas.pk}, "cpts_ids": None}
+    cpts = Cpts.objects.filter(public_id=territory).only("pk", "sas_id").first()
+    if cpts is not None and (cpts.pk in scope.cpts_ids or cpts.sas_id in scope.sas_ids):
+        return {"sas_ids": None, "cpts_ids": {cpts.pk}}
+    raise NotFound("Territoire introuvable.")
+
+
+@router.get(
+    "",
+    response=IndicatorsOut,
+    summary="Indicateurs d'activité d'un territoire sur une période",
+    description=(
+        "Période en dates locales (Europe/Paris), bornes incluses, 400 jours au plus. "
+        "`territory` : identifiant public d'un SAS ou d'une CPTS de votre périmètre "
+        "(404 sinon) ; absent = tout votre périmètre. Définitions : docs/indicators.md. "
+        "Portée de jeton : `indicators:read`."
+    ),
+)
+def indicators(request, start: date, end: date, territory: str | None = None):
+    scope = require_api(request, "indicators.view")
+    if end < start:
+        raise ApplicationError(
+            "La date de fin doit être postérieure ou égale à la date de début.",
+            code="invalid_period",
+        )
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ApplicationError(
+            f"La période ne peut pas dépasser {MAX_PERIOD_DAYS} jours.", code="invalid_period"
+        )
+    territory_filter = _territory_filter(scope, territory)
+    figures = indicators_compute(start=start, end=end, **territory_filter)
+    return {**figures, "territory": territory or None}
