@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format clean
 
 $(BIN)/relais: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 introuvable ($(PYTHON))"; exit 1; }
@@ -36,9 +36,6 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-
-bench: install
-	$(BIN)/relais bench
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 .pytest_cache

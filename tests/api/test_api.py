@@ -138,3 +138,10 @@ def test_it_accepts_the_session_of_an_operator(client, olivia, cpts_a):
     response = client.get(f"/api/v1/requests/{req.public_id}")
     assert response.status_code == 200
     assert response.json()["reference"] == req.reference
+
+
+def test_it_serves_the_api_docs_without_any_cdn(client, olivia):
+    client.force_login(olivia)
+    page = client.get("/api/v1/docs").content.decode()
+    assert "swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
