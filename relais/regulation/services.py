@@ -48,20 +48,28 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-@transaction.atomic
-def motifs_load(*, path: Path = MOTIFS_FILE) -> int:
-    """Load or refresh the CISP-2 motifs from the CSV shipped with the app."""
+def motif_rows(*, path: Path = MOTIFS_FILE) -> list[tuple[str, dict]]:
+    """(code, fields) for each CISP-2 motif of the CSV shipped with the app."""
     with open(path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        Motif.objects.update_or_create(
-            code=row["code"],
-            defaults={
-                "label": row["label_fr"],
-                "chapter": row["chapitre"],
-                "refer_to_15": row["orienter_vers_15"].strip().lower() == "oui",
-            },
-        )
+        return [
+            (
+                row["code"],
+                {
+                    "label": row["label_fr"],
+                    "chapter": row["chapitre"],
+                    "refer_to_15": row["orienter_vers_15"].strip().lower() == "oui",
+                },
+            )
+            for row in csv.DictReader(f)
+        ]
+
+
+@transaction.atomic
+def motifs_load(*, path: Path = MOTIFS_FILE, model=Motif) -> int:
+    """Load or refresh the motifs (`model` lets data migrations pass their historical model)."""
+    rows = motif_rows(path=path)
+    for code, fields in rows:
+        model.objects.update_or_create(code=code, defaults=fields)
     return len(rows)
 
 
