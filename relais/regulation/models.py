@@ -48,6 +48,15 @@ class Patient(PublicIdModel, TimestampedModel):
     def __str__(self) -> str:
         return f"{self.last_name.upper()} {self.first_name}"
 
+    @property
+    def age(self) -> int | None:
+        """Age in whole years today (Paris), or None when the birth date is unknown."""
+        if self.birth_date is None:
+            return None
+        today = timezone.localdate()
+        had_birthday = (today.month, today.day) >= (self.birth_date.month, self.birth_date.day)
+        return today.year - self.birth_date.year - (0 if had_birthday else 1)
+
 
 class Channel(models.TextChoices):
     PHONE = "phone", "Téléphone"

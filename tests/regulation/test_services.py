@@ -197,3 +197,15 @@ def test_it_closes_a_request_without_booking(client, regis, cpts_a):
     assert req.status == RequestStatus.REDIRECTED
     assert req.closing_reason == "douleur thoracique"
     assert req.closed_at is not None
+
+
+def test_it_computes_the_patients_age_in_whole_years(cpts_a):
+    import time_machine
+
+    with time_machine.travel("2026-11-25 10:00 +01:00"):
+        born = f.PatientFactory(birth_date="1985-11-26")
+        born.refresh_from_db()
+        assert born.age == 40
+        born.birth_date = born.birth_date.replace(day=25)
+        assert born.age == 41
+        assert f.PatientFactory(birth_date=None).age is None
