@@ -26,3 +26,20 @@ def audit_record(
         object_id=object_id,
         reason=reason[:200],
     )
+
+
+def audit_record_reads(*, user, objects, reason: str = "") -> None:
+    """One audit row per object read, written in a single query (list pages)."""
+    user = user if (user is not None and user.is_authenticated) else None
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                user=user,
+                action="read",
+                object_type=obj._meta.label_lower,
+                object_id=str(getattr(obj, "public_id", obj.pk)),
+                reason=reason[:200],
+            )
+            for obj in objects
+        ]
+    )

@@ -18,3 +18,15 @@ def doctors_search(*, query: str, departement_codes=None, limit: int = 8) -> lis
     if departement_codes:
         qs = qs.filter(practices__commune__departement__code__in=departement_codes)
     return list(qs.prefetch_related("practices__commune").distinct()[:limit])
+
+
+def doctor_by_rpps(*, rpps: str) -> Professional | None:
+    return Professional.objects.filter(profession=Profession.MEDECIN, rpps=rpps).first()
+
+
+def doctors_named(*, last_name: str, limit: int = 2) -> list[Professional]:
+    return list(
+        Professional.objects.filter(profession=Profession.MEDECIN, last_name__iexact=last_name)[
+            :limit
+        ]
+    )

@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -8,7 +10,7 @@ from django.views.decorators.http import require_POST
 from relais.accounts.permissions import require, scope_for
 from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
-from relais.audit.services import audit_record
+from relais.audit.services import audit_record_reads
 from relais.core.errors import ApplicationError
 from relais.orientation.models import BookingChannel, BookingStatus
 from relais.orientation.selectors import (
@@ -103,8 +105,6 @@ def book(request, public_id):
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -132,10 +132,9 @@ def my_patients(request):
     scope = scope_for(request.user)
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     bookings = list(bookings_for_professional(professional_id=scope.professional_id, since=today))
-    for booking in bookings:
-        audit_record(
-            user=request.user, action="read", obj=booking.request.patient, reason="mes patients"
-        )
+    audit_record_reads(
+        user=request.user, objects=[b.request.patient for b in bookings], reason="mes patients"
+    )
     return render(
         request,
         "orientation/my_patients.html",

@@ -3,10 +3,9 @@ import re
 from django import forms
 from django.utils import timezone
 
-from relais.directory.models import Professional
+from relais.directory.selectors import doctor_by_rpps, doctors_named
 from relais.regulation.models import Channel, Motif, RequestStatus, UrgencyBand
-from relais.territory.geo import search_key
-from relais.territory.models import Commune
+from relais.territory.selectors import commune_get, communes_named
 
 INSEE_IN_LABEL = re.compile(r"\b(\d[0-9AB]\d{3})\s*$")
 
@@ -63,14 +62,10 @@ class RequestForm(forms.Form):
         value = self.cleaned_data["commune"].strip()
         match = INSEE_IN_LABEL.search(value)
         if match:
-            commune = (
-                Commune.objects.select_related("departement").filter(insee=match.group(1)).first()
-            )
+            commune = commune_get(insee=match.group(1))
             if commune:
                 return commune
-        candidates = list(
-            Commune.objects.select_related("departement").filter(search_name=search_key(value))[:2]
-        )
+        candidates = communes_named(name=value)
         if len(candidates) == 1:
             return candidates[0]
         if candidates:
@@ -85,11 +80,9 @@ class RequestForm(forms.Form):
             return None
         rpps = re.search(r"\b(\d{11})\b", value)
         if rpps:
-            found = Professional.objects.filter(profession="medecin", rpps=rpps.group(1)).first()
+            found = doctor_by_rpps(rpps=rpps.group(1))
         else:
-            matches = list(
-                Professional.objects.filter(profession="medecin", last_name__iexact=value)[:2]
-            )
+            matches = doctors_named(last_name=value)
             found = matches[0] if len(matches) == 1 else None
         if found is None:
             raise forms.ValidationError(

@@ -27,6 +27,13 @@ def commune_get(*, insee: str) -> Commune | None:
     return Commune.objects.select_related("departement").filter(insee=insee).first()
 
 
+def communes_named(*, name: str, limit: int = 2) -> list[Commune]:
+    """Communes whose name is exactly `name` (accent-insensitive)."""
+    return list(
+        Commune.objects.select_related("departement").filter(search_name=search_key(name))[:limit]
+    )
+
+
 def cpts_for_commune(*, commune: Commune) -> Cpts | None:
     return Cpts.objects.filter(communes=commune).select_related("sas").first()
 
