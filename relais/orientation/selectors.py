@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from relais.accounts.permissions import Scope
-from relais.agenda.models import Slot, SlotStatus
+from relais.agenda.models import Channel, Slot, SlotStatus
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
@@ -25,6 +25,12 @@ LEVEL_LABELS = {
     LEVEL_OTHER: "Autre professionnel",
 }
 MAX_SLOTS_PER_PROFESSIONAL = 3
+CHANNEL_FIELDS = {
+    Channel.SAS: "for_sas",
+    Channel.CPTS: "for_cpts",
+    Channel.PUBLIC: "for_public",
+    Channel.PARTNER: "for_partners",
+}
 # Slots starting within this margin are no longer offered: the patient could not get there.
 MIN_LEAD = timedelta(minutes=10)
 
@@ -62,6 +68,7 @@ def slots_ranked_for(
     widen: bool = False,
     modality: str | None = None,
     limit: int | None = None,
+    channel: str = Channel.SAS,
 ) -> list[RankedSlot]:
     """Free slots for a request, best first.
 
@@ -94,7 +101,7 @@ def slots_ranked_for(
     qs = (
         Slot.objects.filter(status=SlotStatus.FREE, start__gte=start_min, start__lte=start_max)
         .filter(where)
-        .filter(professional__active=True)
+        .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
         .exclude(Q(professional__level2_only=True) & ~Q(professional_id=traitant_id or 0))
         .select_related("professional", "practice__commune")
         .order_by("start")

@@ -94,3 +94,12 @@ def test_it_caps_slots_per_professional_and_breaks_ties_neutrally(cpts_a):
         for _ in range(8)
     }
     assert len(orders) > 1
+
+
+def test_it_offers_a_slot_only_on_the_channels_its_professional_allowed(cpts_a):
+    hidden = f.SlotFactory(for_sas=False, for_cpts=True)
+    shown = f.SlotFactory()
+    req = f.RequestFactory()
+    assert [r.slot for r in slots_ranked_for(request=req)] == [shown]
+    assert {r.slot for r in slots_ranked_for(request=req, channel="cpts")} == {hidden, shown}
+    assert slots_ranked_for(request=req, channel="public") == []
