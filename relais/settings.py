@@ -194,6 +194,7 @@ RELAIS_SMS_SENDER = os.environ.get("SMS_SENDER", "RELAIS")
 # Orientation defaults (overridable per département in the database).
 RELAIS_SEARCH_HORIZON_HOURS = env_int("RELAIS_SEARCH_HORIZON_HOURS", 48)
 RELAIS_SEARCH_RESULTS = env_int("RELAIS_SEARCH_RESULTS", 15)
+RELAIS_HOLD_MINUTES = env_int("RELAIS_HOLD_MINUTES", 3)
 
 LOGGING = {
     "version": 1,

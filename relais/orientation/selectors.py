@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from relais.accounts.permissions import Scope
 from relais.agenda.models import Channel, Slot, SlotStatus
+from relais.directory.models import Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
@@ -41,6 +42,8 @@ class RankedSlot:
     level: int
     distance_km: float | None
     tie_break: str
+    places_left: int = 1  # for a plage: free places in the range
+    held_by_me: bool = False
 
     @property
     def level_label(self) -> str:
@@ -60,6 +63,15 @@ def search_window(*, request: Request, now: datetime, widen: bool = False):
     return now + MIN_LEAD, now + timedelta(hours=hours)
 
 
+def available_q(*, now: datetime, user=None) -> Q:
+    """Slots that can be taken now: free, or held but the hold has lapsed, or held by
+    `user` (the operator who holds it may book it)."""
+    q = Q(status=SlotStatus.FREE) | Q(status=SlotStatus.HELD, held_until__lt=now)
+    if user is not None and getattr(user, "pk", None):
+        q |= Q(status=SlotStatus.HELD, held_by_id=user.pk)
+    return q
+
+
 def slots_ranked_for(
     *,
     request: Request,
@@ -69,12 +81,15 @@ def slots_ranked_for(
     modality: str | None = None,
     limit: int | None = None,
     channel: str = Channel.SAS,
+    user=None,
 ) -> list[RankedSlot]:
-    """Free slots for a request, best first.
+    """Available slots for a request, best first.
 
     Order: the patient's médecin traitant first, then professionals participating in
     the SAS or the CPTS, then the others; within a level the earliest slot, then the
     nearest, then a neutral tie-break. `widen` doubles the radius and the horizon.
+    Only slots the professional opened to `channel` are offered; slots held by another
+    operator are hidden until their hold lapses. A plage shows once, with its places left.
     """
     now = now or timezone.now()
     limit = limit or settings.RELAIS_SEARCH_RESULTS
@@ -86,34 +101,36 @@ def slots_ranked_for(
     start_min, start_max = search_window(request=request, now=now, widen=widen)
     traitant_id = patient.medecin_traitant_id
 
-    near = Q()
+    base = (
+        Slot.objects.filter(available_q(now=now, user=user))
+        .filter(start__gte=start_min, start__lte=start_max)
+        .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
+        .select_related("professional", "practice__commune")
+        .order_by("start", "place")
+    )
+    if modality:
+        base = base.filter(modality=modality)
     if commune.has_point:
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius
         )
-        near = Q(practice__latitude__range=(min_lat, max_lat)) & Q(
-            practice__longitude__range=(min_lon, max_lon)
+        near = base.filter(
+            practice__latitude__range=(min_lat, max_lat),
+            practice__longitude__range=(min_lon, max_lon),
         )
     else:  # no coordinates (some overseas collectivities): same commune only
-        near = Q(practice__commune=commune)
-    where = near | Q(professional_id=traitant_id) if traitant_id else near
-
-    qs = (
-        Slot.objects.filter(status=SlotStatus.FREE, start__gte=start_min, start__lte=start_max)
-        .filter(where)
-        .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
-        .exclude(Q(professional__level2_only=True) & ~Q(professional_id=traitant_id or 0))
-        .select_related("professional", "practice__commune")
-        .order_by("start")
-    )
-    if modality:
-        qs = qs.filter(modality=modality)
-
-    ranked: list[RankedSlot] = []
-    per_professional: dict[int, int] = {}
+        near = base.filter(practice__commune=commune)
+    near = near.exclude(professional__level2_only=True)
+    # The médecin traitant's slots are fetched apart: they come first whatever the
+    # distance, and must not be crowded out of the nearby candidates.
+    candidates = list(base.filter(professional_id=traitant_id)[:20]) if traitant_id else []
     # The bounding box bounds the rows; 40 candidates per wanted result is plenty
-    # once we cap slots per professional.
-    for slot in qs[: limit * 40]:
+    # once slots per professional are capped.
+    candidates += [s for s in near[: limit * 40] if s.professional_id != traitant_id]
+
+    kept: dict[tuple, dict] = {}
+    per_professional: dict[int, int] = {}
+    for slot in candidates:
         pro = slot.professional
         dist = None
         if commune.has_point:
@@ -126,11 +143,25 @@ def slots_ranked_for(
             if dist is not None and dist > radius:
                 continue
             level = LEVEL_PARTICIPANT if (pro.sas_participant or pro.cpts_level2) else LEVEL_OTHER
+        if slot.is_plage and (pro.pk, slot.start, slot.end) in kept:
+            kept[(pro.pk, slot.start, slot.end)]["places_left"] += 1
+            continue
         if per_professional.get(pro.pk, 0) >= MAX_SLOTS_PER_PROFESSIONAL:
             continue
         per_professional[pro.pk] = per_professional.get(pro.pk, 0) + 1
-        ranked.append(RankedSlot(slot, level, dist, _tie_break(request, pro.public_id)))
-
+        key = (pro.pk, slot.start, slot.end) if slot.is_plage else ("slot", slot.pk)
+        kept[key] = {
+            "slot": slot,
+            "level": level,
+            "distance_km": dist,
+            "tie_break": _tie_break(request, pro.public_id),
+            "places_left": 1,
+            "held_by_me": slot.status == SlotStatus.HELD
+            and user is not None
+            and slot.held_by_id == getattr(user, "pk", None)
+            and slot.held_until >= now,
+        }
+    ranked = [RankedSlot(**fields) for fields in kept.values()]
     ranked.sort(
         key=lambda r: (
             r.level,
@@ -140,6 +171,44 @@ def slots_ranked_for(
         )
     )
     return ranked[:limit]
+
+
+def surnumeraire_doctors_for(*, request: Request, radius_km: float | None = None, limit: int = 10):
+    """When no slot fits: nearby doctors who accept patients beyond their slots
+    (surnuméraire), médecin traitant first, nearest first."""
+    commune = request.patient.commune
+    radius = radius_km or commune.departement.default_radius_km
+    qs = Professional.objects.filter(
+        active=True, accepts_surnumeraire=True, profession=Profession.MEDECIN
+    ).prefetch_related("practices__commune")
+    if commune.has_point:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(
+            commune.latitude, commune.longitude, radius
+        )
+        qs = qs.filter(
+            Q(practices__latitude__range=(min_lat, max_lat))
+            & Q(practices__longitude__range=(min_lon, max_lon))
+            | Q(pk=request.patient.medecin_traitant_id or 0)
+        )
+    found = []
+    for pro in qs.distinct()[:200]:
+        practice = pro.practices.first()
+        if practice is None:
+            continue
+        dist = (
+            distance_km(commune.latitude, commune.longitude, practice.latitude, practice.longitude)
+            if commune.has_point
+            else None
+        )
+        is_traitant = pro.pk == request.patient.medecin_traitant_id
+        if dist is not None and dist > radius and not is_traitant:
+            continue
+        found.append((0 if is_traitant else 1, dist or 0.0, pro, practice))
+    found.sort(key=lambda t: (t[0], t[1], t[2].rpps))
+    return [
+        {"professional": pro, "practice": practice, "distance_km": dist}
+        for _, dist, pro, practice in found[:limit]
+    ]
 
 
 def bookings_for_professional(

@@ -1,5 +1,8 @@
 """Writes for orientation: the one booking service every channel calls."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -8,6 +11,7 @@ from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict
 from relais.notifications.services import notify_booking_created
 from relais.orientation.models import Booking, BookingChannel, BookingStatus
+from relais.orientation.selectors import available_q, slots_ranked_for
 from relais.regulation.models import Request, RequestEvent, RequestStatus
 from relais.regulation.services import request_transition
 
@@ -22,12 +26,47 @@ class SlotUnavailable(Conflict):
         self.alternatives = alternatives or []
 
 
-def _alternatives(request: Request, exclude_slot_id: int):
-    from relais.orientation.selectors import slots_ranked_for
+def _alternatives(request: Request, exclude_slot_id: int, user=None):
+    ranked = slots_ranked_for(request=request, limit=4, user=user)
+    return [r for r in ranked if r.slot.pk != exclude_slot_id][:3]
 
-    return [r for r in slots_ranked_for(request=request, limit=4) if r.slot.pk != exclude_slot_id][
-        :3
-    ]
+
+def slot_hold(*, slot: Slot, user, request: Request | None = None, minutes=None) -> Slot:
+    """Keep a slot for `user` for a few minutes while the patient agrees.
+
+    Atomic conditional UPDATE: only a free slot, a slot whose hold lapsed, or one
+    already held by the same user (the hold is renewed) can be held.
+    """
+    minutes = minutes or settings.RELAIS_HOLD_MINUTES
+    now = timezone.now()
+    until = now + timedelta(minutes=minutes)
+    held = (
+        Slot.objects.filter(pk=slot.pk, start__gt=now)
+        .filter(available_q(now=now, user=user))
+        .update(status=SlotStatus.HELD, held_until=until, held_by=user)
+    )
+    if not held:
+        alternatives = _alternatives(request, slot.pk, user) if request is not None else []
+        raise SlotUnavailable(alternatives=alternatives)
+    slot.status, slot.held_until, slot.held_by = SlotStatus.HELD, until, user
+    return slot
+
+
+def slot_release(*, slot: Slot, user) -> bool:
+    """Give back a slot held by `user`. Returns False if it was not (or no longer) held by them."""
+    released = Slot.objects.filter(pk=slot.pk, status=SlotStatus.HELD, held_by=user).update(
+        status=SlotStatus.FREE, held_until=None, held_by=None
+    )
+    return bool(released)
+
+
+def holds_expire(*, now=None) -> int:
+    """Housekeeping: turn lapsed holds back into free slots (correctness never
+    depends on it: every taker already treats a lapsed hold as free)."""
+    now = now or timezone.now()
+    return Slot.objects.filter(status=SlotStatus.HELD, held_until__lt=now).update(
+        status=SlotStatus.FREE, held_until=None, held_by=None
+    )
 
 
 def booking_create(
@@ -41,8 +80,9 @@ def booking_create(
 ) -> Booking:
     """Place a request on a slot, atomically.
 
-    The slot is taken by a conditional UPDATE (free -> booked) that the database
-    serialises: of two concurrent callers exactly one sees a row updated. The
+    The slot is taken by a conditional UPDATE (free, or held by this operator, or
+    held with a lapsed hold -> booked) that the database serialises: of two
+    concurrent callers exactly one sees a row updated. The
     partial unique index `booking_one_active_per_slot` is the second guard.
     No check-then-insert anywhere.
     """
@@ -55,8 +95,10 @@ def booking_create(
     now = timezone.now()
     try:
         with transaction.atomic():
-            taken = Slot.objects.filter(pk=slot.pk, status=SlotStatus.FREE, start__gt=now).update(
-                status=SlotStatus.BOOKED
+            taken = (
+                Slot.objects.filter(pk=slot.pk, start__gt=now)
+                .filter(available_q(now=now, user=operator))
+                .update(status=SlotStatus.BOOKED, held_until=None, held_by=None)
             )
             if not taken:
                 raise SlotUnavailable()
@@ -87,14 +129,14 @@ def booking_create(
             notify_booking_created(booking=booking)
             audit_record(user=operator, action="create", obj=booking, reason=channel)
     except SlotUnavailable:
-        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk)) from None
+        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
     except IntegrityError:
         # Another transaction won the race on the idempotency key or the slot.
         if idempotency_key:
             previous = _idempotent_replay(request, slot, idempotency_key, idempotency_owner)
             if previous:
                 return previous
-        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk)) from None
+        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
     request.status = RequestStatus.BOOKED
     slot.status = SlotStatus.BOOKED
     return booking

@@ -17,21 +17,29 @@ from relais.orientation.selectors import (
     booking_get_for_user,
     bookings_for_professional,
     slots_ranked_for,
+    surnumeraire_doctors_for,
 )
 from relais.orientation.services import (
     SlotUnavailable,
     booking_cancel,
     booking_create,
     booking_record_outcome,
+    slot_hold,
+    slot_release,
 )
 from relais.regulation.selectors import request_get_for_user
 
+SLOT_NOT_FOUND = "Créneau introuvable : choisissez-en un dans la liste."
+SLOT_TAKEN = "Créneau plus disponible : il vient d'être pris. Voici les suivants."
 
-def _slots_context(req, *, widen=False, modality=None, error=None, alternatives=None):
+
+def _slots_context(
+    req, *, user, widen=False, modality=None, error=None, alternatives=None, info=None
+):
     ranked = (
         alternatives
         if alternatives is not None
-        else slots_ranked_for(request=req, widen=widen, modality=modality or None)
+        else slots_ranked_for(request=req, widen=widen, modality=modality or None, user=user)
     )
     return {
         "req": req,
@@ -40,7 +48,22 @@ def _slots_context(req, *, widen=False, modality=None, error=None, alternatives=
         "modality": modality or "",
         "modalities": Modality.choices,
         "error": error,
+        "info": info,
+        "surnumeraire": surnumeraire_doctors_for(request=req) if not ranked else [],
     }
+
+
+def _slot_list(request, req, **context):
+    return render(
+        request,
+        "orientation/partials/slot_list.html",
+        _slots_context(req, user=request.user, **context),
+    )
+
+
+def _posted_slot(request):
+    value = request.POST.get("slot", "")
+    return slot_get(public_id=value) if _is_uuid(value) else None
 
 
 @require("request.orient")
@@ -50,47 +73,50 @@ def ranked_slots(request, public_id):
     modality = request.GET.get("modality") or None
     if modality not in (None, *Modality.values):
         modality = None
-    widen = request.GET.get("widen") == "1"
-    return render(
-        request,
-        "orientation/partials/slot_list.html",
-        _slots_context(req, widen=widen, modality=modality),
-    )
+    return _slot_list(request, req, widen=request.GET.get("widen") == "1", modality=modality)
+
+
+@require_POST
+@require("booking.create")
+def hold(request, public_id):
+    """Keep a slot for a few minutes while the patient agrees."""
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    slot = _posted_slot(request)
+    if slot is None:
+        return _slot_list(request, req, error=SLOT_NOT_FOUND)
+    try:
+        slot_hold(slot=slot, user=request.user, request=req)
+    except SlotUnavailable as exc:
+        return _slot_list(request, req, error=SLOT_TAKEN, alternatives=exc.alternatives)
+    until = timezone.localtime(slot.held_until)
+    return _slot_list(request, req, info=f"Créneau retenu pour vous jusqu'à {until:%H:%M}.")
+
+
+@require_POST
+@require("booking.create")
+def release(request, public_id):
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    slot = _posted_slot(request)
+    if slot is not None:
+        slot_release(slot=slot, user=request.user)
+    return _slot_list(request, req, info="Créneau libéré.")
 
 
 @require_POST
 @require("booking.create")
 def book(request, public_id):
     req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
-    slot = (
-        slot_get(public_id=request.POST.get("slot", ""))
-        if _is_uuid(request.POST.get("slot"))
-        else None
-    )
+    slot = _posted_slot(request)
     if slot is None:
-        return render(
-            request,
-            "orientation/partials/slot_list.html",
-            _slots_context(req, error="Créneau introuvable : choisissez-en un dans la liste."),
-        )
+        return _slot_list(request, req, error=SLOT_NOT_FOUND)
     try:
         booking = booking_create(
             request=req, slot=slot, operator=request.user, channel=BookingChannel.UI
         )
     except SlotUnavailable as exc:
-        return render(
-            request,
-            "orientation/partials/slot_list.html",
-            _slots_context(
-                req,
-                error="Créneau plus disponible : il vient d'être pris. Voici les suivants.",
-                alternatives=exc.alternatives,
-            ),
-        )
+        return _slot_list(request, req, error=SLOT_TAKEN, alternatives=exc.alternatives)
     except ApplicationError as exc:
-        return render(
-            request, "orientation/partials/slot_list.html", _slots_context(req, error=exc.message)
-        )
+        return _slot_list(request, req, error=exc.message)
     local = timezone.localtime(booking.slot.start)
     messages.success(
         request,

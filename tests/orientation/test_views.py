@@ -101,3 +101,58 @@ def test_it_lets_the_professional_record_an_outcome_but_not_for_someone_else(
     theirs = booking_create(request=f.RequestFactory(), slot=f.SlotFactory())
     url = reverse("orientation:record_outcome", args=[theirs.public_id])
     assert client.post(url, {"outcome": "fulfilled"}).status_code == 404
+
+
+def test_it_holds_then_confirms_from_the_slot_list(client, olivia, regis, snp_request):
+    slot = f.SlotFactory()
+    client.force_login(olivia)
+    page = client.post(
+        reverse("orientation:hold", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
+    ).content.decode()
+    assert "Créneau retenu pour vous jusqu" in page
+    assert "Confirmer" in page and "Libérer" in page
+    client.force_login(regis)
+    page = client.get(reverse("orientation:ranked_slots", args=[snp_request.public_id]))
+    assert str(slot.public_id) not in page.content.decode()
+    client.force_login(olivia)
+    response = client.post(
+        reverse("orientation:book", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
+    )
+    assert response.status_code == 302
+    assert Booking.objects.get().slot == slot
+
+
+def test_it_releases_a_held_slot(client, olivia, snp_request):
+    slot = f.SlotFactory()
+    client.force_login(olivia)
+    client.post(
+        reverse("orientation:hold", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
+    )
+    page = client.post(
+        reverse("orientation:release", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
+    ).content.decode()
+    assert "Créneau libéré" in page
+    slot.refresh_from_db()
+    assert slot.status == "free"
+
+
+def test_it_lists_surnumeraire_doctors_when_nothing_fits(client, olivia, snp_request):
+    willing = f.ProfessionalFactory(accepts_surnumeraire=True, last_name="Volontaire")
+    f.ProfessionalFactory(accepts_surnumeraire=False, last_name="Complet")
+    client.force_login(olivia)
+    page = client.get(reverse("orientation:ranked_slots", args=[snp_request.public_id]))
+    text = page.content.decode()
+    assert "Médecins acceptant un patient en surnuméraire" in text
+    assert willing.display_name in text and "Complet" not in text
+
+
+@pytest.mark.parametrize("who", ["oscar", "coralie", "nobody"])
+def test_it_refuses_holds_to_other_roles_and_territories(client, request, who, snp_request):
+    slot = f.SlotFactory()
+    client.force_login(request.getfixturevalue(who))
+    response = client.post(
+        reverse("orientation:hold", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
+    )
+    assert response.status_code in (403, 404)
+    slot.refresh_from_db()
+    assert slot.status == "free"
