@@ -195,6 +195,8 @@ RELAIS_SMS_SENDER = os.environ.get("SMS_SENDER", "RELAIS")
 RELAIS_SEARCH_HORIZON_HOURS = env_int("RELAIS_SEARCH_HORIZON_HOURS", 48)
 RELAIS_SEARCH_RESULTS = env_int("RELAIS_SEARCH_RESULTS", 15)
 RELAIS_HOLD_MINUTES = env_int("RELAIS_HOLD_MINUTES", 3)
+# Reminders to the patient, in hours before the appointment (cuts no-shows).
+RELAIS_REMINDER_HOURS = [int(h) for h in env_list("RELAIS_REMINDER_HOURS", ["24", "3"])]
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -54,13 +55,7 @@ def notify_booking_created(*, booking) -> list[Notification]:
     slot, patient = booking.slot, booking.request.patient
     professional, practice = slot.professional, slot.practice
     when = _when(slot.start)
-    place = (
-        "en téléconsultation (le lien vous sera envoyé)"
-        if slot.modality == "teleconsultation"
-        else "à votre domicile"
-        if slot.modality == "visite"
-        else f"{practice.address}, {practice.commune.name}"
-    )
+    place = _place(slot)
     cancel = f"Pour annuler, appelez le {practice.phone or 'cabinet'}."
     patient_text = (
         f"Relais : rendez-vous le {when} avec {professional.display_name}, {place}. "
@@ -91,7 +86,59 @@ def notify_booking_created(*, booking) -> list[Notification]:
             booking=booking,
         ),
     ]
+    reminders_schedule(booking=booking)
     return [n for n in created if n is not None]
+
+
+def reminders_schedule(*, booking) -> int:
+    """Queue the reminders (e.g. the day before and 3 h before) in the booking's
+    transaction; each checks at run time that the booking still stands."""
+    from relais.notifications.tasks import send_booking_reminder
+
+    now = timezone.now()
+    queued = 0
+    for hours in settings.RELAIS_REMINDER_HOURS:
+        when = booking.slot.start - timedelta(hours=hours)
+        if when > now:
+            send_booking_reminder.using(run_after=when).enqueue(booking.pk, hours)
+            queued += 1
+    return queued
+
+
+def booking_reminder_send(*, booking_id: int, hours_before: int) -> str:
+    from relais.orientation.models import Booking, BookingStatus
+
+    booking = (
+        Booking.objects.select_related(
+            "slot__professional", "slot__practice__commune", "request__patient"
+        )
+        .filter(pk=booking_id, status=BookingStatus.BOOKED)
+        .first()
+    )
+    if booking is None:
+        return "skipped"  # cancelled or already seen: no reminder
+    slot = booking.slot
+    text = (
+        f"Relais : rappel, rendez-vous le {_when(slot.start)} avec "
+        f"{slot.professional.display_name}, {_place(slot)}. "
+        f"Empêché ? Prévenez le {slot.practice.phone or 'cabinet'} pour libérer la place."
+    )
+    created = notification_create(
+        kind=f"reminder_{hours_before}h",
+        channel=NotificationChannel.SMS,
+        recipient=booking.request.patient.phone,
+        body=text,
+        booking=booking,
+    )
+    return "queued" if created else "no_phone"
+
+
+def _place(slot) -> str:
+    if slot.modality == "teleconsultation":
+        return "en téléconsultation (le lien vous sera envoyé)"
+    if slot.modality == "visite":
+        return "à votre domicile"
+    return f"{slot.practice.address}, {slot.practice.commune.name}"
 
 
 def notification_deliver(*, notification_id: int) -> str:
