@@ -11,6 +11,7 @@
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from relais.accounts.models import Role
 from tests import factories as f
@@ -18,6 +19,11 @@ from tests import factories as f
 # Playwright's sync API runs an event loop in the test thread; Django then refuses
 # ORM calls from "async" context unless told this is safe (it is: one thread).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Property tests check invariants, not speed: no per-example deadline (a loaded CI
+# machine would turn it into flaky failures). Speed is measured by benchmarks.
+hypothesis_settings.register_profile("relais", deadline=None)
+hypothesis_settings.load_profile("relais")
 
 
 @pytest.fixture(autouse=True)

@@ -90,6 +90,66 @@ def notify_booking_created(*, booking) -> list[Notification]:
     return [n for n in created if n is not None]
 
 
+def notify_level2_offer(*, offer) -> list[Notification]:
+    """The anonymised request (age, motif, commune, delay — no name) to a volunteer."""
+    from django.urls import reverse
+
+    from relais.orientation.tokens import offer_token
+
+    req = offer.call.request
+    age = req.patient.age
+    motif = req.motif.label if req.motif else "motif à préciser"
+    link = settings.SITE_URL + reverse("orientation:level2_offer", args=[offer_token(offer)])
+    text = (
+        f"Relais niveau 2 : patient{f' de {age} ans' if age is not None else ''}, {motif}, "
+        f"{req.patient.commune.name}, {req.get_urgency_display().lower()}. "
+        f"Pouvez-vous le recevoir ? {link}"
+    )
+    pro = offer.professional
+    created = [
+        notification_create(
+            kind="level2_offer", channel=NotificationChannel.SMS, recipient=pro.phone, body=text
+        ),
+        notification_create(
+            kind="level2_offer",
+            channel=NotificationChannel.EMAIL,
+            recipient=pro.email,
+            subject="Relais : demande de soins non programmés (niveau 2)",
+            body=text,
+        ),
+    ]
+    return [n for n in created if n is not None]
+
+
+def notify_coordinators_level2(*, call, radius_km: float, added: int) -> list[Notification]:
+    """Alert the CPTS coordinators that a niveau-2 call is still unanswered."""
+    from relais.accounts.models import Membership, Role
+
+    req = call.request
+    if req.cpts_id is None:
+        return []
+    emails = (
+        Membership.objects.filter(role=Role.COORDINATEUR, cpts_id=req.cpts_id)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    text = (
+        f"Relais : la demande {req.reference} attend toujours un volontaire de niveau 2. "
+        f"Rayon élargi à {radius_km:.0f} km ({added} volontaire(s) de plus sollicité(s))."
+    )
+    created = [
+        notification_create(
+            kind="level2_alert",
+            channel=NotificationChannel.EMAIL,
+            recipient=email,
+            subject=f"Relais : niveau 2 sans réponse ({req.reference})",
+            body=text,
+        )
+        for email in emails
+    ]
+    return [n for n in created if n is not None]
+
+
 def reminders_schedule(*, booking) -> int:
     """Queue the reminders (e.g. the day before and 3 h before) in the booking's
     transaction; each checks at run time that the booking still stands."""

@@ -28,6 +28,12 @@ class BookingChannel(models.TextChoices):
     PARTNER = "partner", "Logiciel partenaire"
 
 
+class BookingKind(models.TextChoices):
+    SLOT = "slot", "Créneau publié"
+    SURNUMERAIRE = "surnumeraire", "Surnuméraire"
+    NIVEAU2 = "niveau2", "Niveau 2 CPTS"
+
+
 class Booking(PublicIdModel):
     request = models.ForeignKey(Request, on_delete=models.PROTECT, related_name="bookings")
     slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
@@ -43,6 +49,9 @@ class Booking(PublicIdModel):
     idempotency_owner = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(max_length=15, choices=BookingKind.choices, default=BookingKind.SLOT)
+    # A surnuméraire patient may be refused by the doctor until then.
+    refusable_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -68,3 +77,74 @@ class Booking(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.request} → {self.slot}"
+
+
+class Level2Status(models.TextChoices):
+    OPEN = "open", "En cours"
+    ACCEPTED = "accepted", "Pris en charge"
+    EXPIRED = "expired", "Sans réponse"
+    CANCELLED = "cancelled", "Annulé"
+
+
+class Level2Call(PublicIdModel):
+    """A niveau-2 call: the anonymised request offered to CPTS volunteers; the
+    first to accept gets the patient."""
+
+    request = models.ForeignKey(Request, on_delete=models.PROTECT, related_name="level2_calls")
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=Level2Status.choices, default=Level2Status.OPEN
+    )
+    radius_km = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+    widen_at = models.DateTimeField()
+    widened = models.BooleanField(default=False)
+    deadline = models.DateTimeField()
+    accepted_by = models.ForeignKey(
+        "directory.Professional", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    booking = models.OneToOneField(
+        Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="level2_call"
+    )
+    closing_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"], condition=Q(status="open"), name="level2_one_open_per_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Niveau 2 {self.request} ({self.status})"
+
+
+class OfferStatus(models.TextChoices):
+    PENDING = "pending", "En attente"
+    ACCEPTED = "accepted", "Accepté"
+    DECLINED = "declined", "Décliné"
+    TOO_LATE = "too_late", "Déjà pris en charge"
+
+
+class Level2Offer(PublicIdModel):
+    call = models.ForeignKey(Level2Call, on_delete=models.CASCADE, related_name="offers")
+    professional = models.ForeignKey(
+        "directory.Professional", on_delete=models.CASCADE, related_name="level2_offers"
+    )
+    status = models.CharField(
+        max_length=10, choices=OfferStatus.choices, default=OfferStatus.PENDING
+    )
+    sent_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["call", "professional"], name="level2_offer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call} → {self.professional}"

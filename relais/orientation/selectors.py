@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -245,5 +245,46 @@ def active_booking_of(*, request: Request) -> Booking | None:
     return (
         request.bookings.filter(status__in=ACTIVE_BOOKING_STATUSES)
         .select_related("slot__professional", "slot__practice__commune")
+        .first()
+    )
+
+
+def level2_calls_of(*, request: Request) -> list:
+    from relais.orientation.models import Level2Call
+
+    return list(
+        Level2Call.objects.filter(request=request)
+        .select_related("accepted_by")
+        .annotate(
+            offers_total=Count("offers"),
+            offers_declined=Count("offers", filter=Q(offers__status="declined")),
+        )
+    )
+
+
+def offer_get_by_token(*, token: str):
+    """The niveau-2 offer a signed link points to, or None (bad or expired link)."""
+    from relais.orientation.models import Level2Offer
+    from relais.orientation.tokens import offer_public_id
+
+    public_id = offer_public_id(token)
+    if public_id is None:
+        return None
+    return (
+        Level2Offer.objects.select_related(
+            "professional",
+            "call__request__patient__commune",
+            "call__request__motif",
+            "call__accepted_by",
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def professional_get_surnumeraire(*, public_id) -> Professional | None:
+    return (
+        Professional.objects.filter(public_id=public_id, accepts_surnumeraire=True, active=True)
+        .prefetch_related("practices")
         .first()
     )

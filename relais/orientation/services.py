@@ -9,11 +9,26 @@ from django.utils import timezone
 from relais.agenda.models import Slot, SlotStatus
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict
-from relais.notifications.services import notify_booking_created
-from relais.orientation.models import Booking, BookingChannel, BookingStatus
+from relais.directory.models import Profession, Professional
+from relais.notifications.services import (
+    notify_booking_created,
+    notify_coordinators_level2,
+    notify_level2_offer,
+)
+from relais.orientation.models import (
+    Booking,
+    BookingChannel,
+    BookingKind,
+    BookingStatus,
+    Level2Call,
+    Level2Offer,
+    Level2Status,
+    OfferStatus,
+)
 from relais.orientation.selectors import available_q, slots_ranked_for
 from relais.regulation.models import Request, RequestEvent, RequestStatus
 from relais.regulation.services import request_transition
+from relais.territory.geo import bounding_box, distance_km
 
 
 class SlotUnavailable(Conflict):
@@ -77,6 +92,8 @@ def booking_create(
     channel: str = BookingChannel.UI,
     idempotency_key: str | None = None,
     idempotency_owner: str = "",
+    kind: str = BookingKind.SLOT,
+    refusable_until=None,
 ) -> Booking:
     """Place a request on a slot, atomically.
 
@@ -118,6 +135,12 @@ def booking_create(
                 idempotency_key=idempotency_key or None,
                 idempotency_owner=idempotency_owner,
                 status_changed_at=now,
+                kind=kind,
+                refusable_until=refusable_until,
+            )
+            # Placed another way: a niveau-2 call still running for it is over.
+            Level2Call.objects.filter(request=request, status=Level2Status.OPEN).update(
+                status=Level2Status.CANCELLED, closing_reason="Demande orientée autrement"
             )
             RequestEvent.objects.create(
                 request=request,
@@ -207,3 +230,226 @@ def booking_record_outcome(*, booking: Booking, outcome: str, actor=None) -> Boo
         audit_record(user=actor, action="update", obj=booking, reason=outcome)
     booking.status = outcome
     return booking
+
+
+# -- Surnuméraire and niveau 2 ------------------------------------------------------------
+
+
+def _adhoc_slot(*, professional: Professional, start, minutes: int = 20) -> Slot:
+    """A slot outside the published agenda, offered on no channel: it exists only to
+    carry a surnuméraire or niveau-2 booking through the one booking service."""
+    now = timezone.now()
+    if start <= now:
+        raise ApplicationError("L'heure choisie est déjà passée.")
+    if start > now + timedelta(days=3):
+        raise ApplicationError("L'heure choisie est trop lointaine pour un soin non programmé.")
+    practice = professional.practices.first()
+    if practice is None:
+        raise ApplicationError("Ce professionnel n'a pas de lieu d'exercice renseigné.")
+    try:
+        with transaction.atomic():
+            return Slot.objects.create(
+                professional=professional,
+                practice=practice,
+                start=start,
+                end=start + timedelta(minutes=minutes),
+                for_sas=False,
+                for_cpts=False,
+                for_public=False,
+                for_partners=False,
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            "Ce professionnel a déjà un rendez-vous à cette heure : choisissez-en une autre."
+        ) from None
+
+
+@transaction.atomic
+def surnumeraire_address(
+    *, request: Request, professional: Professional, start, operator=None
+) -> Booking:
+    """Address a patient to a doctor beyond their slots, at a chosen time. The doctor
+    is notified and may refuse for a while, which sends the request back to the worklist."""
+    if not professional.accepts_surnumeraire:
+        raise ApplicationError("Ce médecin n'accepte pas de patient en surnuméraire.")
+    slot = _adhoc_slot(professional=professional, start=start)
+    refusable_until = timezone.now() + timedelta(
+        minutes=settings.RELAIS_SURNUMERAIRE_REFUSAL_MINUTES
+    )
+    return booking_create(
+        request=request,
+        slot=slot,
+        operator=operator,
+        channel=BookingChannel.UI,
+        kind=BookingKind.SURNUMERAIRE,
+        refusable_until=refusable_until,
+    )
+
+
+def surnumeraire_refuse(*, booking: Booking, professional: Professional, reason: str = "") -> None:
+    if booking.kind != BookingKind.SURNUMERAIRE or booking.slot.professional_id != professional.pk:
+        raise ApplicationError("Seul un patient adressé en surnuméraire peut être refusé ici.")
+    if booking.refusable_until is None or timezone.now() > booking.refusable_until:
+        raise ApplicationError("Le délai pour refuser ce patient est dépassé : appelez le SAS.")
+    with transaction.atomic():
+        booking_cancel(
+            booking=booking,
+            actor=professional.user,
+            reason=f"refusé par {professional.display_name}" + (f" ({reason})" if reason else ""),
+        )
+        Slot.objects.filter(pk=booking.slot_id).update(status=SlotStatus.BLOCKED)
+
+
+def _volunteers(*, request: Request, radius_km: float, exclude_ids=()):
+    commune = request.patient.commune
+    qs = Professional.objects.filter(
+        active=True, cpts_level2=True, profession=Profession.MEDECIN
+    ).exclude(pk__in=list(exclude_ids))
+    if commune.has_point:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(
+            commune.latitude, commune.longitude, radius_km
+        )
+        qs = qs.filter(
+            practices__latitude__range=(min_lat, max_lat),
+            practices__longitude__range=(min_lon, max_lon),
+        )
+    else:
+        qs = qs.filter(practices__commune=commune)
+    found = []
+    for pro in qs.distinct().prefetch_related("practices"):
+        practice = pro.practices.first()
+        if (
+            commune.has_point
+            and distance_km(
+                commune.latitude, commune.longitude, practice.latitude, practice.longitude
+            )
+            > radius_km
+        ):
+            continue
+        found.append(pro)
+    return found
+
+
+def _offer(call: Level2Call, professionals) -> list[Level2Offer]:
+    offers = Level2Offer.objects.bulk_create(
+        [Level2Offer(call=call, professional=p) for p in professionals], ignore_conflicts=True
+    )
+    offers = list(
+        Level2Offer.objects.filter(call=call, professional__in=professionals).select_related(
+            "professional", "call__request__patient__commune", "call__request__motif"
+        )
+    )
+    for offer in offers:
+        notify_level2_offer(offer=offer)
+    return offers
+
+
+@transaction.atomic
+def level2_launch(*, request: Request, user=None, radius_km: float | None = None) -> Level2Call:
+    """Offer the anonymised request to the CPTS's niveau-2 volunteers around the patient."""
+    if request.status != RequestStatus.OPEN:
+        raise ApplicationError("Seule une demande à orienter peut passer au niveau 2.")
+    now = timezone.now()
+    radius = radius_km or request.patient.commune.departement.default_radius_km
+    try:
+        with transaction.atomic():
+            call = Level2Call.objects.create(
+                request=request,
+                launched_by=user,
+                radius_km=radius,
+                widen_at=now + timedelta(minutes=settings.RELAIS_LEVEL2_WIDEN_MINUTES),
+                deadline=now + timedelta(minutes=settings.RELAIS_LEVEL2_DEADLINE_MINUTES),
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            "Un appel de niveau 2 est déjà en cours pour cette demande."
+        ) from None
+    _offer(call, _volunteers(request=request, radius_km=radius))
+    RequestEvent.objects.create(
+        request=request,
+        actor=user,
+        from_status=request.status,
+        to_status=request.status,
+        note=f"Niveau 2 lancé ({call.offers.count()} volontaire(s), {radius:.0f} km)",
+    )
+    from relais.orientation.tasks import level2_check
+
+    # Both checks are written in this transaction: nothing to schedule elsewhere.
+    level2_check.using(run_after=call.widen_at).enqueue(call.pk)
+    level2_check.using(run_after=call.deadline).enqueue(call.pk)
+    audit_record(user=user, action="create", obj=call)
+    return call
+
+
+def level2_accept(*, offer: Level2Offer, start) -> Booking:
+    """The first volunteer to accept gets the patient; the others are told it is taken.
+
+    An atomic conditional UPDATE on the call (open -> accepted) decides the winner."""
+    professional = offer.professional
+    now = timezone.now()
+    with transaction.atomic():
+        won = Level2Call.objects.filter(
+            pk=offer.call_id, status=Level2Status.OPEN, deadline__gt=now
+        ).update(status=Level2Status.ACCEPTED, accepted_by=professional, accepted_at=now)
+        if not won:
+            raise ApplicationError(
+                "Déjà pris en charge par un confrère. Merci !", code="already_taken"
+            )
+        call = Level2Call.objects.select_related("request").get(pk=offer.call_id)
+        slot = _adhoc_slot(professional=professional, start=start)
+        booking = booking_create(
+            request=call.request,
+            slot=slot,
+            operator=professional.user,
+            channel=BookingChannel.UI,
+            kind=BookingKind.NIVEAU2,
+        )
+        Level2Call.objects.filter(pk=call.pk).update(booking=booking)
+        Level2Offer.objects.filter(pk=offer.pk).update(status=OfferStatus.ACCEPTED, answered_at=now)
+        Level2Offer.objects.filter(call=call, status=OfferStatus.PENDING).update(
+            status=OfferStatus.TOO_LATE
+        )
+    return booking
+
+
+def level2_decline(*, offer: Level2Offer) -> None:
+    Level2Offer.objects.filter(pk=offer.pk, status=OfferStatus.PENDING).update(
+        status=OfferStatus.DECLINED, answered_at=timezone.now()
+    )
+
+
+def level2_check(*, call_id: int, now=None) -> str:
+    """Run at the widening time and at the deadline of a call (queued at launch)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = (
+            Level2Call.objects.select_for_update()
+            .select_related("request__patient__commune", "request__cpts")
+            .filter(pk=call_id, status=Level2Status.OPEN)
+            .first()
+        )
+        if call is None:
+            return "closed"
+        if now >= call.deadline:
+            Level2Call.objects.filter(pk=call.pk).update(
+                status=Level2Status.EXPIRED, closing_reason="Aucun volontaire avant l'échéance"
+            )
+            Level2Offer.objects.filter(call=call, status=OfferStatus.PENDING).update(
+                status=OfferStatus.TOO_LATE
+            )
+            request_transition(
+                request=call.request,
+                to_status=RequestStatus.UNPLACED,
+                note="Niveau 2 sans réponse avant l'échéance",
+                expected=RequestStatus.OPEN,
+            )
+            return "expired"
+        if now >= call.widen_at and not call.widened:
+            radius = call.radius_km * 2
+            already = call.offers.values_list("professional_id", flat=True)
+            newcomers = _volunteers(request=call.request, radius_km=radius, exclude_ids=already)
+            Level2Call.objects.filter(pk=call.pk).update(radius_km=radius, widened=True)
+            _offer(call, newcomers)
+            notify_coordinators_level2(call=call, radius_km=radius, added=len(newcomers))
+            return "widened"
+    return "waiting"

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -12,10 +13,13 @@ from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
 from relais.audit.services import audit_record_reads
 from relais.core.errors import ApplicationError
+from relais.orientation.forms import Level2AnswerForm, SurnumeraireForm
 from relais.orientation.models import BookingChannel, BookingStatus
 from relais.orientation.selectors import (
     booking_get_for_user,
     bookings_for_professional,
+    offer_get_by_token,
+    professional_get_surnumeraire,
     slots_ranked_for,
     surnumeraire_doctors_for,
 )
@@ -24,8 +28,13 @@ from relais.orientation.services import (
     booking_cancel,
     booking_create,
     booking_record_outcome,
+    level2_accept,
+    level2_decline,
+    level2_launch,
     slot_hold,
     slot_release,
+    surnumeraire_address,
+    surnumeraire_refuse,
 )
 from relais.regulation.selectors import request_get_for_user
 
@@ -180,4 +189,96 @@ def record_outcome(request, public_id):
         messages.error(request, exc.message)
     else:
         messages.success(request, "Issue enregistrée.")
+    return redirect("orientation:my_patients")
+
+
+@require_POST
+@require("request.orient")
+def surnumeraire(request, public_id):
+    """Address the patient to a doctor beyond their slots, at a chosen time."""
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    form = SurnumeraireForm(request.POST)
+    if not form.is_valid():
+        return _slot_list(request, req, error="Choisissez un médecin et une heure valides.")
+    pro = professional_get_surnumeraire(public_id=form.cleaned_data["professional"])
+    if pro is None:
+        return _slot_list(request, req, error="Ce médecin n'accepte pas de surnuméraire.")
+    try:
+        surnumeraire_address(
+            request=req, professional=pro, start=form.cleaned_data["start"], operator=request.user
+        )
+    except ApplicationError as exc:
+        return _slot_list(request, req, error=exc.message)
+    messages.success(request, f"Patient adressé en surnuméraire à {pro.display_name}.")
+    return _redirect_to_request(request, req)
+
+
+@require_POST
+@require("request.orient")
+def level2(request, public_id):
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    try:
+        call = level2_launch(request=req, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"Niveau 2 lancé : {call.offers.count()} volontaire(s) sollicité(s)."
+        )
+    return _redirect_to_request(request, req)
+
+
+def _redirect_to_request(request, req):
+    url = reverse("regulation:request_detail", kwargs={"public_id": req.public_id})
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def level2_offer(request, token):
+    """The volunteer's mobile page, reached by the signed link of the SMS/e-mail.
+
+    No login: the link is the capability, and the page shows nothing that identifies
+    the patient (age, motif, commune, delay)."""
+    offer = offer_get_by_token(token=token)
+    if offer is None:
+        return render(request, "orientation/level2_offer.html", {"invalid": True}, status=404)
+    form = Level2AnswerForm(request.POST or None, initial={"start": _next_quarter(hours=1)})
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if form.cleaned_data["action"] == "accept":
+                level2_accept(offer=offer, start=form.cleaned_data["start"])
+            else:
+                level2_decline(offer=offer)
+        except ApplicationError as exc:
+            error = exc.message
+        offer = offer_get_by_token(token=token)
+    return render(
+        request, "orientation/level2_offer.html", {"offer": offer, "form": form, "error": error}
+    )
+
+
+def _next_quarter(*, hours: int):
+    local = timezone.localtime() + timedelta(hours=hours)
+    return local.replace(minute=(local.minute // 15) * 15, second=0, microsecond=0)
+
+
+@require_POST
+@require("patients.own")
+def refuse_surnumeraire(request, public_id):
+    scope = scope_for(request.user)
+    booking = booking_get_for_user(scope=scope, public_id=public_id)
+    try:
+        surnumeraire_refuse(
+            booking=booking,
+            professional=request.user.professional,
+            reason=request.POST.get("reason", "")[:100],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Patient refusé : la demande retourne aux opérateurs.")
     return redirect("orientation:my_patients")

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_POST
 from relais.accounts.permissions import require, scope_for
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
-from relais.orientation.selectors import active_booking_of
+from relais.orientation.selectors import active_booking_of, level2_calls_of
 from relais.regulation.forms import CloseForm, RequestForm
 from relais.regulation.selectors import (
     motif_suggestions,
@@ -78,6 +78,7 @@ def request_detail(request, public_id):
         {
             "req": req,
             "booking": active_booking_of(request=req),
+            "level2_calls": level2_calls_of(request=req),
             "events": req.events.select_related("actor"),
             "close_form": CloseForm(),
         },
