@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class SlotOut(Schema):
@@ -18,6 +18,45 @@ class SlotOut(Schema):
     level: int
     level_label: str
     distance_km: float | None
+    places_left: int = 1
+
+
+class HoldIn(Schema):
+    request: UUID
+    slot: UUID
+    minutes: int | None = Field(None, ge=1, le=15)
+
+
+class HoldOut(Schema):
+    slot: UUID
+    held_until: datetime
+
+
+class SurnumeraireIn(Schema):
+    professional: UUID
+    start: datetime
+
+
+class Level2Out(Schema):
+    id: UUID
+    request: UUID
+    status: str
+    radius_km: float
+    offers: int
+    deadline: datetime
+    accepted_by: str | None
+
+
+def level2_out(call) -> dict:
+    return {
+        "id": call.public_id,
+        "request": call.request.public_id,
+        "status": call.status,
+        "radius_km": call.radius_km,
+        "offers": call.offers.count(),
+        "deadline": call.deadline,
+        "accepted_by": call.accepted_by.display_name if call.accepted_by else None,
+    }
 
 
 def ranked_slot_out(r) -> dict:
@@ -36,6 +75,7 @@ def ranked_slot_out(r) -> dict:
         "level": r.level,
         "level_label": r.level_label,
         "distance_km": round(r.distance_km, 1) if r.distance_km is not None else None,
+        "places_left": r.places_left,
     }
 
 

@@ -145,3 +145,56 @@ def test_it_serves_the_api_docs_without_any_cdn(client, olivia):
     page = client.get("/api/v1/docs").content.decode()
     assert "swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower()
+
+
+def test_it_holds_and_releases_a_slot_for_an_operator_session(client, olivia, regis, cpts_a):
+    req, slot = f.RequestFactory(), f.SlotFactory()
+    client.force_login(olivia)
+    body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
+    held = client.post("/api/v1/holds", body, content_type="application/json")
+    assert held.status_code == 201 and held.json()["slot"] == str(slot.public_id)
+    client.force_login(regis)
+    taken = client.post("/api/v1/holds", body, content_type="application/json")
+    assert taken.status_code == 409
+    assert client.delete(f"/api/v1/holds/{slot.public_id}").status_code == 404
+    client.force_login(olivia)
+    assert client.delete(f"/api/v1/holds/{slot.public_id}").status_code == 204
+
+
+def test_it_refuses_holds_to_api_clients(client, cpts_a):
+    token = make_token("requests:read,appointments:write")
+    req, slot = f.RequestFactory(), f.SlotFactory()
+    body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
+    response = client.post("/api/v1/holds", body, content_type="application/json", **auth(token))
+    assert response.status_code == 403
+
+
+def test_it_launches_niveau2_and_addresses_surnumeraire_through_the_api(client, cpts_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    token = make_token("requests:read,appointments:write")
+    f.ProfessionalFactory(cpts_level2=True)
+    req = f.RequestFactory()
+    launched = client.post(f"/api/v1/requests/{req.public_id}/level2", **auth(token))
+    assert launched.status_code == 201
+    assert launched.json()["status"] == "open" and launched.json()["offers"] == 1
+    listed = client.get(f"/api/v1/requests/{req.public_id}/level2", **auth(token)).json()
+    assert [c["id"] for c in listed] == [launched.json()["id"]]
+    doctor = f.ProfessionalFactory(accepts_surnumeraire=True)
+    other = f.RequestFactory()
+    body = json.dumps(
+        {
+            "professional": str(doctor.public_id),
+            "start": (timezone.now() + timedelta(hours=2)).isoformat(),
+        }
+    )
+    response = client.post(
+        f"/api/v1/requests/{other.public_id}/surnumeraire",
+        body,
+        content_type="application/json",
+        **auth(token),
+    )
+    assert response.status_code == 201
+    assert response.json()["professional"] == doctor.display_name
