@@ -195,6 +195,10 @@ RELAIS_SMS_SENDER = os.environ.get("SMS_SENDER", "RELAIS")
 RELAIS_SEARCH_HORIZON_HOURS = env_int("RELAIS_SEARCH_HORIZON_HOURS", 48)
 RELAIS_SEARCH_RESULTS = env_int("RELAIS_SEARCH_RESULTS", 15)
 
+# INT_R03: appointments reported to the national SAS platform (empty URL: not reported).
+RELAIS_SAS_FHIR_URL = os.environ.get("RELAIS_SAS_FHIR_URL", "")
+RELAIS_SAS_FHIR_TOKEN = os.environ.get("RELAIS_SAS_FHIR_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
