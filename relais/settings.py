@@ -201,6 +201,10 @@ RELAIS_LEVEL2_DEADLINE_MINUTES = env_int("RELAIS_LEVEL2_DEADLINE_MINUTES", 120)
 # Reminders to the patient, in hours before the appointment (cuts no-shows).
 RELAIS_REMINDER_HOURS = [int(h) for h in env_list("RELAIS_REMINDER_HOURS", ["24", "3"])]
 
+# INT_R03: appointments reported to the national SAS platform (empty URL: not reported).
+RELAIS_SAS_FHIR_URL = os.environ.get("RELAIS_SAS_FHIR_URL", "")
+RELAIS_SAS_FHIR_TOKEN = os.environ.get("RELAIS_SAS_FHIR_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

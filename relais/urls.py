@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("relais.territory.urls")),
     path("", include("relais.directory.urls")),
     path("api/v1/", api.urls),
+    path("fhir/", include("relais.interop.urls")),
+    path("interop/", include("relais.interop.page_urls")),
 ]
 
 handler403 = "relais.core.views.forbidden"

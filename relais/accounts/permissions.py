@@ -27,6 +27,10 @@ POLICY: dict[str, set[str]] = {
     "patients.own": {Role.EFFECTEUR},
     "motifs.read": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR, "scope:motifs:read"},
     "indicators.view": {Role.COORDINATEUR, Role.ADMIN, Role.REGULATEUR, "scope:indicators:read"},
+    "fhir.slots.read": {"scope:slots:read"},
+    "fhir.appointments.read": {"scope:appointments:read", "scope:appointments:write"},
+    "fhir.appointments.write": {"scope:appointments:write"},
+    "interop.reports": {Role.ADMIN},
 }
 
 

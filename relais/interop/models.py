@@ -1,0 +1,62 @@
+"""Interoperability state: the outbox of reports to the SAS platform (INT_R03) and the
+partner booking systems whose slots Relais gathers."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class ReportStatus(models.TextChoices):
+    PENDING = "pending", "En attente"
+    SENT = "sent", "Envoyé"
+    FAILED = "failed", "En échec"
+
+
+class SasReport(models.Model):
+    """One Appointment message to the national SAS platform (POST on booking, PUT on
+    every status change). Delivered in order per booking by a task, with retries."""
+
+    booking = models.ForeignKey(
+        "orientation.Booking", on_delete=models.CASCADE, related_name="sas_reports"
+    )
+    method = models.CharField(max_length=4)  # POST / PUT
+    appointment_status = models.CharField(max_length=20)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "compte rendu au SAS"
+        indexes = [models.Index(fields=["status", "created_at"], name="sasreport_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.method} Appointment {self.appointment_status} ({self.get_status_display()})"
+
+
+class PartnerSource(models.Model):
+    """A booking software implementing the SAS Slot search (INT_R01) and POST Appointment.
+
+    Its free slots are polled into Slot rows (`source` = this name) for the RPPS listed
+    here, or, when the list is empty, for every active professional known to Relais."""
+
+    name = models.SlugField("nom", max_length=50, unique=True)
+    base_url = models.URLField("URL FHIR de base")
+    token = models.CharField("jeton d'accès", max_length=200, blank=True)
+    rpps = models.JSONField("RPPS suivis", default=list, blank=True)
+    active = models.BooleanField("active", default=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "source partenaire"
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from relais.interop import views
+
+app_name = "interop"
+urlpatterns = [
+    path("creneaux/<uuid:public_id>/", views.slot_open, name="slot_open"),
+    path("comptes-rendus-sas/", views.sas_reports, name="sas_reports"),
+    path("comptes-rendus-sas/<int:pk>/renvoyer/", views.sas_report_retry, name="sas_report_retry"),
+]

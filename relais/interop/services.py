@@ -1,0 +1,618 @@
+"""Writes for the FHIR interface. Every booking goes through the orientation services
+(booking_create / booking_cancel / booking_record_outcome): one booking rule for all."""
+
+import hashlib
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from relais.accounts.permissions import Scope
+from relais.agenda.models import Modality, Slot, SlotStatus
+from relais.agenda.selectors import slot_get
+from relais.core.errors import ApplicationError, Conflict, NotFound
+from relais.directory.models import Professional
+from relais.interop import resources as r
+from relais.interop.models import PartnerSource, ReportStatus, SasReport
+from relais.interop.selectors import BadParameter
+from relais.orientation.models import Booking, BookingChannel, BookingStatus
+from relais.orientation.services import (
+    SlotUnavailable,
+    booking_cancel,
+    booking_create,
+    booking_record_outcome,
+)
+from relais.regulation.models import Channel, Motif, UrgencyBand
+from relais.regulation.services import PatientInput, patient_find_or_create, request_create
+from relais.territory.geo import search_key
+from relais.territory.models import Commune
+
+logger = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = 10
+REPORT_MAX_ATTEMPTS = 6
+REPORT_BACKOFF_SECONDS = 60  # 60 s, 2 min, 4 min, 8 min, 16 min, then "failed"
+
+
+class Unprocessable(ApplicationError):
+    """Well-formed FHIR that Relais cannot act on (FHIR 422)."""
+
+    code = "unprocessable"
+    http_status = 422
+
+
+# --- Appointments received (POST / PUT / GET /fhir/Appointment) -----------------
+
+
+def client_owner(client) -> str:
+    """Idempotency owner shared with the JSON API: a client sees its own bookings."""
+    return f"client:{client.pk}"
+
+
+def identifier_key(system: str, value: str) -> str:
+    raw = f"fhir:{system}|{value}"
+    if len(raw) <= 100:
+        return raw
+    return "fhir:sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def parse_identifier_param(raw: str) -> tuple[str, str]:
+    system, sep, value = raw.rpartition("|")
+    if not value:
+        raise BadParameter("Paramètre « identifier » invalide (attendu system|value).")
+    return (system if sep else ""), value
+
+
+@dataclass
+class AppointmentIn:
+    key: str
+    identifier: dict
+    slot_public_id: str
+    patient: PatientInput | None
+    patient_address: tuple[str, str]
+    motif: Motif | None
+    motif_text: str
+
+
+def _urgency_for(start: datetime, now: datetime) -> str:
+    hours = (start - now).total_seconds() / 3600
+    for band in UrgencyBand:
+        if hours <= band.max_hours:
+            return band.value
+    return UrgencyBand.H24_48.value
+
+
+def _commune_for(postal_code: str, city: str) -> Commune | None:
+    if not postal_code:
+        return None
+    candidates = list(
+        Commune.objects.filter(postal_codes__contains=postal_code.strip()).order_by("-population")[
+            :20
+        ]
+    )
+    wanted = search_key(city) if city else ""
+    for commune in candidates:
+        if wanted and commune.search_name == wanted:
+            return commune
+    return candidates[0] if candidates else None
+
+
+def parse_appointment(payload: dict) -> AppointmentIn:
+    """Map a received Appointment to Relais (see docs in relais/interop/README.md).
+
+    - identifier[0] (system|value): the caller's id, the idempotency key;
+    - slot[0].reference = Slot/<Relais slot id>;
+    - the patient: a contained Patient (name, birthDate, telecom, address) referenced by
+      a participant `#id`;
+    - reasonCode: CISP-2 coding and/or text, else `description`.
+    """
+    from fhir.resources.R4B.appointment import Appointment
+
+    if not isinstance(payload, dict) or payload.get("resourceType") != "Appointment":
+        raise BadParameter("Le corps doit être une ressource Appointment.")
+    try:
+        Appointment.model_validate(payload)
+    except Exception as exc:  # noqa: BLE001 - pydantic error text is returned to the caller
+        raise BadParameter(f"Appointment invalide : {str(exc)[:300]}") from None
+    if payload.get("status") not in APPOINTMENT_STATUSES:
+        raise BadParameter("Appointment.status invalide.")
+    if payload["status"] not in ("booked", "pending", "proposed"):
+        raise Unprocessable("Un rendez-vous se crée au statut « booked ».")
+    identifiers = [i for i in payload.get("identifier") or [] if i.get("value")]
+    if not identifiers:
+        raise BadParameter("Appointment.identifier est obligatoire (clé d'idempotence).")
+    ident = {"system": identifiers[0].get("system", ""), "value": identifiers[0]["value"]}
+    refs = [s.get("reference", "") for s in payload.get("slot") or []]
+    if len(refs) != 1 or not refs[0].startswith("Slot/"):
+        raise BadParameter("Appointment.slot doit référencer un seul créneau (Slot/<id>).")
+    patient, address = _contained_patient(payload)
+    motif, motif_text = None, ""
+    for reason in payload.get("reasonCode") or []:
+        for coding in reason.get("coding") or []:
+            if coding.get("system") == r.SYSTEM_CISP2 and coding.get("code"):
+                motif = Motif.objects.filter(code__iexact=coding["code"]).first() or motif
+        motif_text = motif_text or (reason.get("text") or "")
+    motif_text = motif_text or payload.get("description") or ""
+    return AppointmentIn(
+        key=identifier_key(ident["system"], ident["value"]),
+        identifier=ident,
+        slot_public_id=refs[0].removeprefix("Slot/"),
+        patient=patient,
+        patient_address=address,
+        motif=motif,
+        motif_text=motif_text[:500],
+    )
+
+
+def _contained_patient(payload: dict):
+    contained = {
+        c.get("id"): c for c in payload.get("contained") or [] if c.get("resourceType") == "Patient"
+    }
+    patient = None
+    for participant in payload.get("participant") or []:
+        ref = (participant.get("actor") or {}).get("reference", "")
+        if ref.startswith("#") and ref[1:] in contained:
+            patient = contained[ref[1:]]
+    if patient is None and contained:
+        patient = next(iter(contained.values()))
+    if patient is None:
+        raise Unprocessable("Le patient doit être fourni en ressource Patient contenue.")
+    names = patient.get("name") or [{}]
+    family = names[0].get("family") or ""
+    given = " ".join(names[0].get("given") or [])
+    if not family or not given:
+        raise Unprocessable("Nom et prénom du patient obligatoires (Patient.name).")
+    try:
+        birth = parse_date(patient["birthDate"]) if patient.get("birthDate") else None
+    except ValueError:
+        raise BadParameter("Patient.birthDate invalide.") from None
+    phone = email = ""
+    for telecom in patient.get("telecom") or []:
+        if telecom.get("system") == "phone" and not phone:
+            phone = telecom.get("value", "")
+        if telecom.get("system") == "email" and not email:
+            email = telecom.get("value", "")
+    addresses = patient.get("address") or [{}]
+    address = (addresses[0].get("postalCode") or "", addresses[0].get("city") or "")
+    data = PatientInput(
+        first_name=given, last_name=family, birth_date=birth, phone=phone, email=email, commune=None
+    )
+    return data, address
+
+
+def _replay(owner: str, key: str, slot_public_id: str) -> Booking | None:
+    previous = (
+        Booking.objects.filter(idempotency_owner=owner, idempotency_key=key)
+        .select_related("slot__professional", "request__patient")
+        .first()
+    )
+    if previous is None:
+        return None
+    if str(previous.slot.public_id) != slot_public_id:
+        raise Conflict(
+            "Cet identifiant a déjà servi pour un autre rendez-vous.",
+            code="idempotency_key_reused",
+        )
+    return previous
+
+
+def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, bool]:
+    """POST /fhir/Appointment. Returns (booking, created). Replays return the booking."""
+    data = parse_appointment(payload)
+    owner = client_owner(client)
+    previous = _replay(owner, data.key, data.slot_public_id)
+    if previous is not None:
+        return previous, False
+    try:
+        slot = slot_get(public_id=data.slot_public_id)
+    except Exception:  # noqa: BLE001 - a malformed UUID is a missing slot
+        slot = None
+    if (
+        slot is None
+        or not (slot.for_sas or slot.for_cpts or slot.for_partners)
+        or slot.practice.commune.departement.code not in scope.departement_codes
+    ):
+        raise NotFound("Créneau introuvable.")
+    patient_data = data.patient
+    patient_data.commune = _commune_for(*data.patient_address) or slot.practice.commune
+    try:
+        with transaction.atomic():
+            # The request is created in the same transaction as the booking: if the slot
+            # is taken meanwhile, no orphan request is left in the operators' worklist.
+            patient = patient_find_or_create(data=patient_data)
+            req = request_create(
+                patient=patient,
+                channel=Channel.PHONE,
+                motif=data.motif,
+                motif_text=data.motif_text or f"Orientation reçue de {client.name} (FHIR)",
+                urgency=_urgency_for(slot.start, timezone.now()),
+                scope=scope,
+            )
+            booking = booking_create(
+                request=req,
+                slot=slot,
+                channel=BookingChannel.FHIR,
+                idempotency_key=data.key,
+                idempotency_owner=owner,
+            )
+    except Conflict as exc:
+        if exc.code != "idempotency_key_reused":
+            raise
+        # Two concurrent POSTs with the same identifier: the other one won.
+        previous = _replay(owner, data.key, data.slot_public_id)
+        if previous is None:
+            raise
+        return previous, False
+    return booking, True
+
+
+APPOINTMENT_STATUSES = {
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+}
+FHIR_TO_OUTCOME = {"fulfilled": BookingStatus.FULFILLED, "noshow": BookingStatus.NOSHOW}
+
+
+def appointment_set_status(*, booking: Booking, payload: dict) -> Booking:
+    """PUT /fhir/Appointment?identifier=…: the same effects as in the operator UI."""
+    if not isinstance(payload, dict) or payload.get("resourceType") != "Appointment":
+        raise BadParameter("Le corps doit être une ressource Appointment.")
+    status = payload.get("status")
+    if status == booking.status:
+        return booking  # idempotent
+    if status in FHIR_TO_OUTCOME:
+        return booking_record_outcome(booking=booking, outcome=FHIR_TO_OUTCOME[status])
+    if status == "cancelled":
+        reason = (payload.get("cancelationReason") or {}).get("text", "")
+        return booking_cancel(booking=booking, reason=(reason or "annulé via FHIR")[:200])
+    raise Unprocessable(f"Statut non pris en charge : {status!r} (fulfilled, noshow ou cancelled).")
+
+
+# --- INT_R03: reporting appointments to the national SAS platform ---------------
+
+
+def appointment_report_enqueue(*, booking: Booking) -> SasReport | None:
+    """Queue a POST (first message) or PUT (any later status) of the Appointment to the
+    SAS platform. Call it inside the booking transaction: the task row is written in
+    that transaction, so nothing is sent for a booking that rolled back."""
+    if not getattr(settings, "RELAIS_SAS_FHIR_URL", ""):
+        return None
+    booking = Booking.objects.select_related("slot__professional", "request__patient").get(
+        pk=booking.pk
+    )
+    method = "PUT" if SasReport.objects.filter(booking=booking).exists() else "POST"
+    report = SasReport.objects.create(
+        booking=booking,
+        method=method,
+        appointment_status=booking.status,
+        payload=r.appointment_resource(booking),
+    )
+    _queue_report(report.pk)
+    return report
+
+
+def _queue_report(report_id: int, *, delay_seconds: int = 0) -> None:
+    from relais.interop.tasks import deliver_sas_report
+
+    task = deliver_sas_report
+    if delay_seconds:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
+    task.enqueue(report_id)
+
+
+def _http(method: str, url: str, *, token: str = "", body: dict | None = None):
+    """(status, parsed JSON or None). Network errors raise OSError."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - configured URL
+    req.add_header("Accept", "application/fhir+json")
+    if data is not None:
+        req.add_header("Content-Type", "application/fhir+json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return status, parsed
+
+
+def sas_report_deliver(*, report_id: int) -> str:
+    with transaction.atomic():
+        report = (
+            SasReport.objects.select_for_update()
+            .filter(pk=report_id, status=ReportStatus.PENDING)
+            .first()
+        )
+        if report is None:
+            return "skipped"
+        earlier = SasReport.objects.filter(
+            booking_id=report.booking_id, status=ReportStatus.PENDING, pk__lt=report.pk
+        ).exists()
+        if earlier:  # keep POST before PUT, and PUTs in order
+            _queue_report(report.pk, delay_seconds=30)
+            return "deferred"
+        base = settings.RELAIS_SAS_FHIR_URL.rstrip("/")
+        url = f"{base}/Appointment"
+        if report.method == "PUT":
+            url += "?identifier=" + urllib.parse.quote(
+                f"{r.SYSTEM_RELAIS_BOOKING}|{report.payload['id']}", safe=""
+            )
+        report.attempts += 1
+        try:
+            status, _ = _http(
+                report.method,
+                url,
+                token=getattr(settings, "RELAIS_SAS_FHIR_TOKEN", ""),
+                body=report.payload,
+            )
+            error = "" if 200 <= status < 300 else f"HTTP {status}"
+        except OSError as exc:
+            status, error = None, f"{exc.__class__.__name__}: {exc}"
+        report.response_status = status
+        if not error:
+            report.status = ReportStatus.SENT
+            report.sent_at = timezone.now()
+            report.last_error = ""
+            outcome = "sent"
+        else:
+            report.last_error = error[:300]
+            permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
+            if permanent or report.attempts >= REPORT_MAX_ATTEMPTS:
+                report.status = ReportStatus.FAILED
+                report.next_attempt_at = None
+            else:
+                delay = REPORT_BACKOFF_SECONDS * 2 ** (report.attempts - 1)
+                report.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+                _queue_report(report.pk, delay_seconds=delay)
+            logger.warning(
+                "SAS report %s failed (attempt %s): %s", report.pk, report.attempts, error
+            )
+            outcome = "failed"
+        report.save()
+        return outcome
+
+
+def sas_report_retry(*, report: SasReport) -> None:
+    """From the failures page: send again, from a fresh attempt count."""
+    with transaction.atomic():
+        updated = SasReport.objects.filter(pk=report.pk, status=ReportStatus.FAILED).update(
+            status=ReportStatus.PENDING, attempts=0, next_attempt_at=None
+        )
+        if not updated:
+            raise ApplicationError("Ce compte rendu n'est plus en échec.")
+        _queue_report(report.pk)
+
+
+# --- Aggregation of partner booking software -------------------------------------
+
+SERVICE_TYPE_MODALITY = {
+    "AMB": Modality.CABINET,
+    "HH": Modality.VISITE,
+    "VR": Modality.TELECONSULTATION,
+}
+
+
+def _partner_rpps(source: PartnerSource) -> list[str]:
+    if source.rpps:
+        return [str(x) for x in source.rpps]
+    return list(
+        Professional.objects.filter(active=True).order_by("pk").values_list("rpps", flat=True)
+    )
+
+
+def _rpps_of(resource: dict) -> str | None:
+    for ident in resource.get("identifier") or []:
+        value = ident.get("value") or ""
+        if ident.get("system") == r.SYSTEM_RPPS and value.startswith("8"):
+            return value[1:]
+    return None
+
+
+def _parse_instant(raw: str | None) -> datetime | None:
+    try:
+        dt = parse_datetime(raw or "")
+    except ValueError:
+        return None
+    if dt is None or timezone.is_naive(dt):
+        return None
+    return dt
+
+
+def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: int = 48) -> dict:
+    """Fetch the partner's free slots by batches of 25 RPPS and mirror them as Slot rows
+    (`source`, `external_id`). Free mirrored slots the partner no longer lists are closed."""
+    now = now or timezone.now()
+    end = now + timedelta(hours=hours)
+    rpps = _partner_rpps(source)
+    stats = {"batches": 0, "created": 0, "updated": 0, "closed": 0, "skipped": 0, "errors": 0}
+    seen_ids: set[str] = set()
+    polled_rpps: list[str] = []
+    for i in range(0, len(rpps), 25):
+        batch = rpps[i : i + 25]
+        query = urllib.parse.urlencode(
+            [
+                ("start", f"ge{now.isoformat(timespec='seconds')}"),
+                ("start", f"le{end.isoformat(timespec='seconds')}"),
+                (
+                    "schedule.actor:Practitioner.identifier",
+                    ",".join(f"{r.SYSTEM_RPPS}|8{x}" for x in batch),
+                ),
+                ("status", "free"),
+                ("_include", "Slot:schedule"),
+                ("_include:iterate", "Schedule:actor"),
+            ]
+        )
+        stats["batches"] += 1
+        try:
+            status, bundle = _http(
+                "GET", f"{source.base_url.rstrip('/')}/Slot?{query}", token=source.token
+            )
+            if status != 200 or not isinstance(bundle, dict):
+                raise OSError(f"HTTP {status}")
+        except OSError as exc:
+            stats["errors"] += 1
+            source.last_error = f"{exc}"[:300]
+            continue
+        polled_rpps.extend(batch)
+        _mirror_bundle(source, bundle, seen_ids, stats)
+    if polled_rpps:
+        stats["closed"] = (
+            Slot.objects.filter(
+                source=source.name,
+                status=SlotStatus.FREE,
+                professional__rpps__in=polled_rpps,
+                start__gte=now,
+                start__lte=end,
+            )
+            .exclude(external_id__in=seen_ids)
+            .update(status=SlotStatus.BLOCKED)
+        )
+    source.last_polled_at = timezone.now()
+    if not stats["errors"]:
+        source.last_error = ""
+    source.save(update_fields=["last_polled_at", "last_error"])
+    return stats
+
+
+def _mirror_bundle(source, bundle, seen_ids, stats) -> None:
+    resources = [e.get("resource") or {} for e in bundle.get("entry") or []]
+    by_ref = {f"{x.get('resourceType')}/{x.get('id')}": x for x in resources}
+    professionals = {
+        p.rpps: p
+        for p in Professional.objects.filter(
+            rpps__in=[_rpps_of(x) for x in resources if x.get("resourceType") == "Practitioner"]
+        ).prefetch_related("practices")
+    }
+    for res in resources:
+        if res.get("resourceType") != "Slot" or res.get("status") != "free":
+            continue
+        schedule = by_ref.get((res.get("schedule") or {}).get("reference", ""), {})
+        rpps = None
+        for actor in schedule.get("actor") or []:
+            actor_res = by_ref.get(actor.get("reference", ""))
+            if actor_res and actor_res.get("resourceType") == "Practitioner":
+                rpps = _rpps_of(actor_res)
+        pro = professionals.get(rpps)
+        start, end = _parse_instant(res.get("start")), _parse_instant(res.get("end"))
+        practices = list(pro.practices.all()) if pro else []
+        if not pro or not practices or not start or not end or end <= start or not res.get("id"):
+            stats["skipped"] += 1
+            continue
+        labels = {s.get("code") for s in (res.get("meta") or {}).get("security") or []}
+        codes = {
+            c.get("code") for st in res.get("serviceType") or [] for c in st.get("coding") or []
+        }
+        modality = next(
+            (SERVICE_TYPE_MODALITY[c] for c in codes if c in SERVICE_TYPE_MODALITY),
+            Modality.CABINET,
+        )
+        external_id = str(res["id"])[:100]
+        seen_ids.add(external_id)
+        fields = {
+            "start": start,
+            "end": end,
+            "modality": modality,
+            "for_sas": "SNP" in labels or not labels,
+            "for_cpts": "CPTS" in labels,
+            "for_public": "PUBLIC" in labels,
+            "for_partners": "PRO" in labels,
+        }
+        try:
+            with transaction.atomic():
+                existing = Slot.objects.filter(source=source.name, external_id=external_id).first()
+                if existing is None:
+                    Slot.objects.create(
+                        professional=pro,
+                        practice=practices[0],
+                        source=source.name,
+                        external_id=external_id,
+                        **fields,
+                    )
+                    stats["created"] += 1
+                elif existing.status in (SlotStatus.FREE, SlotStatus.BLOCKED):
+                    # Only unbooked mirrors follow the partner; a booked one is ours.
+                    Slot.objects.filter(
+                        pk=existing.pk, status__in=[SlotStatus.FREE, SlotStatus.BLOCKED]
+                    ).update(status=SlotStatus.FREE, **fields)
+                    stats["updated"] += 1
+        except IntegrityError:  # same professional and time as a slot Relais already has
+            stats["skipped"] += 1
+
+
+def partner_appointment_payload(*, booking: Booking) -> dict:
+    slot = booking.slot
+    patient = booking.request.patient
+    contained = {
+        "resourceType": "Patient",
+        "id": "patient",
+        "name": [{"family": patient.last_name, "given": [patient.first_name]}],
+    }
+    if patient.birth_date:
+        contained["birthDate"] = patient.birth_date.isoformat()
+    telecom = [
+        {"system": s, "value": v}
+        for s, v in (("phone", patient.phone), ("email", patient.email))
+        if v
+    ]
+    if telecom:
+        contained["telecom"] = telecom
+    payload = r.appointment_resource(booking)
+    payload.pop("id")
+    payload["contained"] = [contained]
+    payload["slot"] = [{"reference": f"Slot/{slot.external_id}"}]
+    payload["participant"][1]["actor"] = {"reference": "#patient"}
+    return payload
+
+
+def partner_slot_book(*, request, slot: Slot, operator=None) -> Booking:
+    """Book a slot gathered from a partner: taken in Relais first (the one booking rule),
+    then confirmed by the partner's POST Appointment. If the partner refuses or cannot be
+    reached, the Relais booking is cancelled, the mirror closed, and SlotUnavailable raised."""
+    source = PartnerSource.objects.filter(name=slot.source, active=True).first()
+    if source is None:
+        raise ApplicationError("Ce créneau ne vient pas d'un logiciel partenaire actif.")
+    booking = booking_create(
+        request=request, slot=slot, operator=operator, channel=BookingChannel.PARTNER
+    )
+    try:
+        status, _ = _http(
+            "POST",
+            f"{source.base_url.rstrip('/')}/Appointment",
+            token=source.token,
+            body=partner_appointment_payload(booking=booking),
+        )
+        error = None if status in (200, 201) else f"HTTP {status}"
+    except OSError as exc:
+        error = str(exc)
+    if error is None:
+        return booking
+    logger.warning("partner %s refused booking %s: %s", source.name, booking.pk, error)
+    booking_cancel(booking=booking, actor=operator, reason=f"refusé par {source.name}")
+    Slot.objects.filter(pk=slot.pk, status=SlotStatus.FREE).update(status=SlotStatus.BLOCKED)
+    raise SlotUnavailable(f"Le logiciel {source.name} n'a pas confirmé ce créneau.")
+
+
+def partners_poll_all() -> dict[str, dict]:
+    return {s.name: partner_poll(source=s) for s in PartnerSource.objects.filter(active=True)}

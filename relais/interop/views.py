@@ -1,0 +1,336 @@
+"""The FHIR endpoints at /fhir/ (thin: parsing in selectors, writes in services) and the
+two interop pages (slot deep link, failed SAS reports)."""
+
+import json
+import logging
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from relais.accounts.permissions import require, scope_for, scope_for_api_client
+from relais.accounts.services import api_client_authenticate
+from relais.agenda.models import Slot, SlotStatus
+from relais.audit.services import audit_record
+from relais.core.errors import ApplicationError
+from relais.interop import resources as r
+from relais.interop import selectors, services
+from relais.interop.models import ReportStatus, SasReport
+
+logger = logging.getLogger(__name__)
+RATE_LIMIT_PER_MINUTE = getattr(settings, "RELAIS_FHIR_RATE_LIMIT", 600)
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    422: "business-rule",
+    429: "throttled",
+    500: "exception",
+}
+
+
+def fhir_response(body: dict, status: int = 200, **headers) -> HttpResponse:
+    response = JsonResponse(
+        body,
+        status=status,
+        content_type=r.FHIR_CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+    for key, value in headers.items():
+        response[key.replace("_", "-")] = value
+    return response
+
+
+def fhir_error(status: int, message: str, **headers) -> HttpResponse:
+    return fhir_response(
+        r.operation_outcome(message, code=ISSUE_CODES.get(status, "processing")), status, **headers
+    )
+
+
+def _status_for(exc: ApplicationError) -> int:
+    if exc.code == "forbidden":
+        return 403
+    if type(exc) is ApplicationError:  # a business rule refused a well-formed request
+        return 422
+    return exc.http_status
+
+
+def _rate_limited(client) -> bool:
+    key = f"fhir-rate:{client.public_id}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=70)
+    try:
+        return cache.incr(key) > RATE_LIMIT_PER_MINUTE
+    except ValueError:
+        return False
+
+
+def fhir_endpoint(actions: dict[str, str]):
+    """Bearer auth (API clients), per-client rate limit, method -> POLICY action, one
+    audit row per call, and every error as an OperationOutcome."""
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            action = actions.get(request.method)
+            if action is None:
+                return fhir_error(405, "Méthode non prise en charge.", Allow=", ".join(actions))
+            header = request.headers.get("Authorization", "")
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            client = api_client_authenticate(token=token)
+            if client is None:
+                return fhir_error(
+                    401, "Authentification requise (jeton porteur).", WWW_Authenticate="Bearer"
+                )
+            if _rate_limited(client):
+                response = fhir_error(429, "Trop de requêtes : réessayez dans une minute.")
+                response["Retry-After"] = "60"
+            else:
+                scope = scope_for_api_client(client)
+                request.api_client, request.relais_scope = client, scope
+                if not scope.can(action):
+                    response = fhir_error(403, "Ce jeton ne permet pas cette action.")
+                else:
+                    try:
+                        response = view(request, *args, **kwargs)
+                    except ApplicationError as exc:
+                        response = fhir_error(_status_for(exc), exc.message)
+                    except Exception:
+                        logger.exception("FHIR %s %s failed", request.method, request.path)
+                        response = fhir_error(500, "Erreur interne : l'incident est journalisé.")
+            audit_record(
+                api_client=client.name,
+                action={"GET": "read", "POST": "create", "PUT": "update"}[request.method],
+                object_type=f"fhir.{request.path.rstrip('/').rsplit('/', 1)[-1]}"[:50],
+                object_id=getattr(response, "audit_object_id", "")[:64],
+                reason=f"{response.status_code} {request.method} {request.get_full_path()}",
+            )
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+def _json_body(request) -> dict:
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        raise selectors.BadParameter("Corps JSON invalide.") from None
+    if not isinstance(body, dict):
+        raise selectors.BadParameter("Le corps doit être une ressource FHIR (objet JSON).")
+    return body
+
+
+@csrf_exempt
+def metadata(request):
+    if request.method != "GET":
+        return fhir_error(405, "Méthode non prise en charge.", Allow="GET")
+    return fhir_response(r.capability_statement())
+
+
+@fhir_endpoint({"GET": "fhir.slots.read"})
+def slot_search(request):
+    query = selectors.parse_slot_query(request.GET)
+    slots = selectors.fhir_slots(query=query, scope=request.relais_scope)
+    bundle = selectors.slot_search_bundle(
+        query=query, slots=slots, self_url=request.build_absolute_uri()
+    )
+    response = fhir_response(bundle)
+    response.audit_object_id = f"{len(query.rpps)} RPPS, {bundle['total']} slots"
+    return response
+
+
+@fhir_endpoint(
+    {
+        "GET": "fhir.appointments.read",
+        "POST": "fhir.appointments.write",
+        "PUT": "fhir.appointments.write",
+    }
+)
+def appointment(request):
+    client = request.api_client
+    owner = services.client_owner(client)
+    if request.method == "POST":
+        if request.GET:
+            raise selectors.BadParameter("POST Appointment ne prend pas de paramètres.")
+        booking, created = services.appointment_book(
+            client=client, scope=request.relais_scope, payload=_json_body(request)
+        )
+        ident = _identifier_of(booking)
+        response = fhir_response(
+            r.appointment_resource(booking, identifier=ident),
+            201 if created else 200,
+            Location=f"{r.base_url()}/Appointment/{booking.public_id}",
+        )
+        response.audit_object_id = str(booking.public_id)
+        return response
+    identifiers = request.GET.getlist("identifier")
+    unknown = set(request.GET) - {"identifier", "_count", "_format"}
+    if unknown:
+        raise selectors.BadParameter(
+            f"Paramètre(s) non pris en charge : {', '.join(sorted(unknown))}."
+        )
+    if request.method == "PUT":
+        if len(identifiers) != 1:
+            raise selectors.BadParameter("PUT Appointment attend un seul paramètre identifier.")
+        booking = _booking_by_identifier(owner, identifiers[0])
+        booking = services.appointment_set_status(booking=booking, payload=_json_body(request))
+        response = fhir_response(
+            r.appointment_resource(booking, identifier=_identifier_of(booking))
+        )
+        response.audit_object_id = str(booking.public_id)
+        return response
+    # GET: the client's own appointments, optionally by identifier.
+    if identifiers:
+        bookings = [_booking_by_identifier(owner, i, missing_ok=True) for i in identifiers]
+        bookings = [b for b in bookings if b is not None]
+    else:
+        bookings = list(selectors.fhir_bookings_of_client(owner=owner)[:100])
+    entries = [(r.appointment_resource(b, identifier=_identifier_of(b)), "match") for b in bookings]
+    return fhir_response(
+        r.bundle_searchset(entries, self_url=request.build_absolute_uri(), total=len(entries))
+    )
+
+
+def _identifier_of(booking) -> dict | None:
+    """The caller's identifier is not stored in clear when long; echo it when we can."""
+    key = booking.idempotency_key or ""
+    if key.startswith("fhir:") and not key.startswith("fhir:sha256:"):
+        system, _, value = key[5:].rpartition("|")
+        return {"system": system, "value": value} if system else {"value": value}
+    return None
+
+
+def _booking_by_identifier(owner: str, raw: str, *, missing_ok: bool = False):
+    system, value = services.parse_identifier_param(raw)
+    if system == r.SYSTEM_RELAIS_BOOKING:
+        qs = selectors.fhir_bookings_of_client(owner=owner).filter(public_id=_uuid_or_none(value))
+    else:
+        qs = selectors.fhir_bookings_of_client(
+            owner=owner, key=services.identifier_key(system, value)
+        )
+    booking = qs.first()
+    if booking is None and not missing_ok:
+        raise services.NotFound("Rendez-vous introuvable pour cet identifiant.")
+    return booking
+
+
+def _uuid_or_none(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+# --- SMART Scheduling Links (public, like any published slot feed) -----------------
+
+BULK_DAYS = 14
+
+
+def _public_slots():
+    now = timezone.now()
+    return (
+        Slot.objects.filter(
+            for_public=True,
+            status=SlotStatus.FREE,
+            start__gt=now,
+            start__lte=now + timedelta(days=BULK_DAYS),
+            professional__active=True,
+        )
+        .select_related("professional", "practice__commune")
+        .order_by("start", "pk")
+    )
+
+
+def bulk_publish(request):
+    if request.method != "GET":
+        return fhir_error(405, "Méthode non prise en charge.", Allow="GET")
+    base = r.base_url()
+    manifest = {
+        "transactionTime": r.iso(timezone.now()),
+        "request": f"{base}/$bulk-publish",
+        "output": [
+            {"type": kind, "url": f"{base}/bulk/{kind}.ndjson"}
+            for kind in ("Location", "Schedule", "Slot")
+        ],
+        "error": [],
+    }
+    return JsonResponse(manifest, json_dumps_params={"ensure_ascii": False})
+
+
+def bulk_file(request, kind: str):
+    from relais.interop.smart import smart_resources
+
+    if kind not in ("Location", "Schedule", "Slot"):
+        raise Http404
+    lines = (json.dumps(res, ensure_ascii=False) for res in smart_resources(kind, _public_slots()))
+    return HttpResponse(
+        "".join(line + "\n" for line in lines), content_type="application/fhir+ndjson"
+    )
+
+
+# --- Pages -----------------------------------------------------------------------
+
+
+@require("booking.create")
+def slot_open(request, public_id):
+    """The deep link of Slot.comment: the slot as an operator sees it in Relais."""
+    scope = scope_for(request.user)
+    slot = (
+        Slot.objects.select_related("professional", "practice__commune__departement")
+        .filter(
+            public_id=public_id, practice__commune__departement__code__in=scope.departement_codes
+        )
+        .first()
+    )
+    if slot is None:
+        raise Http404("Créneau introuvable.")
+    audit_record(
+        user=request.user, action="read", obj=slot, reason=request.GET.get("origin", "")[:50]
+    )
+    return render(
+        request, "interop/slot.html", {"slot": slot, "origin": request.GET.get("origin", "")}
+    )
+
+
+@require("interop.reports")
+def sas_reports(request):
+    scope = scope_for(request.user)
+    reports = (
+        SasReport.objects.exclude(status=ReportStatus.SENT)
+        .filter(booking__request__sas_id__in=scope.sas_ids)
+        .select_related("booking__slot__professional")
+        .order_by("status", "-created_at")[:200]
+    )
+    return render(
+        request,
+        "interop/sas_reports.html",
+        {"reports": reports, "configured": bool(settings.RELAIS_SAS_FHIR_URL)},
+    )
+
+
+@require_POST
+@require("interop.reports")
+def sas_report_retry(request, pk):
+    scope = scope_for(request.user)
+    report = get_object_or_404(SasReport, pk=pk, booking__request__sas_id__in=scope.sas_ids)
+    try:
+        services.sas_report_retry(report=report)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Compte rendu remis en file d'envoi.")
+    return redirect("interop:sas_reports")
