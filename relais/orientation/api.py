@@ -29,7 +29,7 @@ from relais.orientation.selectors import (
 )
 from relais.orientation.services import (
     booking_cancel,
-    booking_create,
+    booking_place,
     level2_launch,
     slot_hold,
     slot_release,
@@ -83,7 +83,7 @@ def create_booking(request, payload: BookingIn, idempotency_key: str | None = He
     if slot is None:
         raise NotFound("Créneau introuvable.")
     user, channel, owner = _caller(request)
-    booking = booking_create(
+    booking = booking_place(
         request=req,
         slot=slot,
         operator=user,

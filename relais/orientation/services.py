@@ -151,6 +151,7 @@ def booking_create(
             )
             notify_booking_created(booking=booking)
             audit_record(user=operator, action="create", obj=booking, reason=channel)
+            _report_to_sas(booking)
     except SlotUnavailable:
         raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
     except IntegrityError:
@@ -163,6 +164,28 @@ def booking_create(
     request.status = RequestStatus.BOOKED
     slot.status = SlotStatus.BOOKED
     return booking
+
+
+def _report_to_sas(booking: Booking) -> None:
+    """INT_R03: tell the national SAS platform, in the same transaction (the report is
+    an outbox row plus a queued task; nothing is sent while no SAS endpoint is set)."""
+    from relais.interop.services import appointment_report_enqueue  # interop imports us
+
+    appointment_report_enqueue(booking=booking)
+
+
+def booking_place(
+    *, request: Request, slot: Slot, operator=None, channel=BookingChannel.UI, **idempotency
+):
+    """Book from an operator page or the JSON API: a slot mirrored from a partner's
+    software is also confirmed with that partner; any other goes to booking_create."""
+    if slot.source:
+        from relais.interop.services import partner_slot_book
+
+        return partner_slot_book(request=request, slot=slot, operator=operator)
+    return booking_create(
+        request=request, slot=slot, operator=operator, channel=channel, **idempotency
+    )
 
 
 def _idempotent_replay(request, slot, key: str, owner: str) -> Booking | None:
@@ -198,7 +221,8 @@ def booking_cancel(*, booking: Booking, actor=None, reason: str = "") -> Booking
             expected=RequestStatus.BOOKED,
         )
         audit_record(user=actor, action="cancel", obj=booking, reason=reason)
-    booking.status = BookingStatus.CANCELLED
+        booking.status = BookingStatus.CANCELLED
+        _report_to_sas(booking)
     return booking
 
 
@@ -228,7 +252,8 @@ def booking_record_outcome(*, booking: Booking, outcome: str, actor=None) -> Boo
             expected=RequestStatus.BOOKED,
         )
         audit_record(user=actor, action="update", obj=booking, reason=outcome)
-    booking.status = outcome
+        booking.status = outcome
+        _report_to_sas(booking)
     return booking
 
 

@@ -26,7 +26,7 @@ from relais.orientation.selectors import (
 from relais.orientation.services import (
     SlotUnavailable,
     booking_cancel,
-    booking_create,
+    booking_place,
     booking_record_outcome,
     level2_accept,
     level2_decline,
@@ -119,7 +119,7 @@ def book(request, public_id):
     if slot is None:
         return _slot_list(request, req, error=SLOT_NOT_FOUND)
     try:
-        booking = booking_create(
+        booking = booking_place(
             request=req, slot=slot, operator=request.user, channel=BookingChannel.UI
         )
     except SlotUnavailable as exc:

@@ -38,8 +38,8 @@ def test_it_reports_nothing_when_no_sas_endpoint_is_configured(booking, settings
 
 def test_it_posts_then_puts_the_appointment_in_order(booking, sas_endpoint):
     created = appointment_report_enqueue(booking=booking)
-    booking_cancel(booking=booking, reason="test")
-    changed = appointment_report_enqueue(booking=booking)
+    booking_cancel(booking=booking, reason="test")  # the booking service queues the PUT
+    changed = SasReport.objects.filter(booking=booking).latest("pk")
     assert (created.method, changed.method) == ("POST", "PUT")
     # The PUT waits for the POST.
     assert sas_report_deliver(report_id=changed.pk) == "deferred"
@@ -123,3 +123,15 @@ def test_it_hides_other_territories_failures_from_an_admin(client, booking, sas_
     page = login(client, admin43).get("/interop/comptes-rendus-sas/")
     assert "HTTP 400" not in page.content.decode()
     assert client.post(f"/interop/comptes-rendus-sas/{report.pk}/renvoyer/").status_code == 404
+
+
+def test_it_reports_every_booking_and_status_change_from_the_booking_service(
+    sas_endpoint, snp_request
+):
+    booking = booking_create(request=snp_request, slot=f.SlotFactory())
+    booking_cancel(booking=booking, reason="patient guéri")
+    reports = list(SasReport.objects.filter(booking=booking).order_by("pk"))
+    assert [(r.method, r.appointment_status) for r in reports] == [
+        ("POST", "booked"),
+        ("PUT", "cancelled"),
+    ]
