@@ -448,7 +448,7 @@ def level2_check(*, call_id: int, now=None) -> str:
     now = now or timezone.now()
     with transaction.atomic():
         call = (
-            Level2Call.objects.select_for_update()
+            Level2Call.objects.select_for_update(of=("self",))
             .select_related("request__patient__commune", "request__cpts")
             .filter(pk=call_id, status=Level2Status.OPEN)
             .first()

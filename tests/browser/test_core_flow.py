@@ -1,39 +1,11 @@
 """The core flow in a real browser: login → new request → book → the GP sees the patient."""
 
-import os
-import shutil
-
 import pytest
 
 from relais.orientation.models import Booking
 from tests import factories as f
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        message = "Chromium is needed for browser tests: apt-get install chromium"
-        if os.environ.get("RELAIS_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        b.close()
 
 
 def test_it_takes_a_request_and_books_it_end_to_end(live_server, browser, olivia, dr_alice):
