@@ -311,6 +311,13 @@ class Territory:
     def kind_label(self) -> str:
         return "SAS" if self.kind == "sas" else "CPTS"
 
+    @property
+    def label(self) -> str:
+        """ "SAS Essonne", "CPTS Cœur Essonne": the name, prefixed by the kind if it lacks it."""
+        if self.name.upper().startswith(self.kind_label):
+            return self.name
+        return f"{self.kind_label} {self.name}"
+
 
 def _sas_territory(sas: Sas) -> Territory:
     return Territory("sas", sas.public_id, sas.name, frozenset({sas.pk}), None)

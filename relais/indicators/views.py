@@ -231,7 +231,7 @@ def _report_context(request):
         "start": start,
         "end": end,
         "month": month,
-        "title": f"Rapport mensuel d'activité SNP — {territory.kind_label} {territory.name}",
+        "title": f"Rapport mensuel d'activité SNP — {territory.label}",
         "subtitle": f"{month.capitalize()} (du {start:%d/%m/%Y} au {end:%d/%m/%Y})",
         "tables": [(t, _display_rows(t)) for t in tables],
         "raw_tables": tables,

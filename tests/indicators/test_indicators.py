@@ -159,6 +159,9 @@ def test_it_reproduces_the_snp91_totals_through_the_api(client, sas91):
     assert body["response_rate"] == round(1278 / 3655, 4) == 0.3497
     assert body["redirected_to_15"] == 39
     assert body["unusable_motifs"] == 1361
+    assert body["requests_by_status"]["done"] == 1278
+    assert sum(body["requests_by_status"].values()) == 3655
+    assert body["p90_delay_hours"] is None and body["slots_published"] == 0
     assert {code: body["motifs"][code] for code in SNP91_MOTIFS} == SNP91_MOTIFS
 
 
