@@ -16,17 +16,16 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
-    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
+    Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 
@@ -141,31 +140,23 @@ def _percentile_cont(ordered: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _delay_figures(requests: QuerySet[Request]) -> dict:
+def _delay_figures(bookings: QuerySet[Booking]) -> dict:
     """Delay between a request's creation and the start of its booked slot.
 
-    The booked slot is the earliest-starting non-cancelled booking of the request. Only
-    requests having such a booking count (the denominator of the within-N-hours rates).
+    `bookings`: the non-cancelled bookings of the period's requests. The booked slot of a
+    request is the earliest-starting of them; only requests having one count (the
+    denominator of the within-N-hours rates). One grouped subquery (request -> delay), then
+    one aggregate over it, so each booking is read once.
     """
-    first_slot_start = (
-        Booking.objects.filter(request=OuterRef("pk"))
-        .exclude(status=BookingStatus.CANCELLED)
-        .order_by("slot__start")
-        .values("slot__start")[:1]
-    )
-    booked = (
-        requests.annotate(first_start=Subquery(first_slot_start, output_field=DateTimeField()))
-        .filter(first_start__isnull=False)
-        .annotate(
-            delay=ExpressionWrapper(
-                F("first_start") - F("created_at"), output_field=DurationField()
-            )
+    booked = bookings.values("request_id").annotate(
+        delay=ExpressionWrapper(
+            Min("slot__start") - Min("request__created_at"), output_field=DurationField()
         )
     )
     aggregates = {
-        "booked": Count("pk"),
-        "within_24h": Count("pk", filter=Q(delay__lte=timedelta(hours=24))),
-        "within_48h": Count("pk", filter=Q(delay__lte=timedelta(hours=48))),
+        "booked": Count("request_id"),
+        "within_24h": Count("request_id", filter=Q(delay__lte=timedelta(hours=24))),
+        "within_48h": Count("request_id", filter=Q(delay__lte=timedelta(hours=48))),
     }
     if connection.vendor == "postgresql":
         aggregates["median_seconds"] = _Median(_EpochSeconds(F("delay")))
@@ -233,9 +224,6 @@ def indicators_compute(
         .order_by("motif__code")
     )
 
-    # 3. Delays (plus one single-column query on SQLite for the median).
-    delays = _delay_figures(requests)
-
     # 4. Slots published (not blocked, starting in the period), used, and their owners.
     slot_figures = _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
     slot_figures = slot_figures.aggregate(
@@ -254,6 +242,8 @@ def indicators_compute(
         .exclude(status=BookingStatus.CANCELLED)
         .order_by()
     )
+    # 3. Delays (plus one single-column query on SQLite for the percentiles).
+    delays = _delay_figures(bookings)
     accepted = bookings.aggregate(n=Count("slot__professional_id", distinct=True))["n"]
     by_profession = dict.fromkeys(Profession.values, 0)
     by_profession.update(
@@ -520,16 +510,22 @@ def contract_compute(
         member_q = Q(slot__professional__cpts__sas_id__in=list(sas_ids))
     else:
         member_q = Q(slot__professional__cpts__isnull=False)
-    via_cpts = Booking.objects.filter(
-        member_q, request=OuterRef("pk"), status__in=ACTIVE_BOOKING_STATUSES
-    )
-    requests = Request.objects.filter(
+    requests_total = Request.objects.filter(
         _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
-    ).order_by()
-    reqs = requests.aggregate(
-        total=Count("pk"),
-        via_cpts=Count("pk", filter=Exists(via_cpts)),
-        done_via_cpts=Count("pk", filter=Exists(via_cpts) & Q(status=RequestStatus.DONE)),
+    ).count()
+    via_cpts = (
+        Booking.objects.filter(
+            _request_q(
+                lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids, prefix="request__"
+            ),
+            member_q,
+            status__in=ACTIVE_BOOKING_STATUSES,
+        )
+        .order_by()
+        .aggregate(
+            requests=Count("request_id", distinct=True),
+            done=Count("request_id", distinct=True, filter=Q(request__status=RequestStatus.DONE)),
+        )
     )
     return {
         "doctors_total": people["total"],
@@ -538,9 +534,9 @@ def contract_compute(
         "doctors_level2": people["level2"],
         "doctors_accepting_surnumeraire": people["surnumeraire"],
         "doctors_publishing": people["publishing"],
-        "requests_with_cpts_appointment": reqs["via_cpts"],
-        "requests_with_cpts_appointment_rate": _rate(reqs["via_cpts"], reqs["total"]),
-        "consultations_done_via_cpts": reqs["done_via_cpts"],
+        "requests_with_cpts_appointment": via_cpts["requests"],
+        "requests_with_cpts_appointment_rate": _rate(via_cpts["requests"], requests_total),
+        "consultations_done_via_cpts": via_cpts["done"],
     }
 
 
