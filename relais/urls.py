@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("relais.orientation.urls")),
     path("", include("relais.territory.urls")),
     path("", include("relais.directory.urls")),
+    path("", include("relais.indicators.urls")),
     path("api/v1/", api.urls),
     path("fhir/", include("relais.interop.urls")),
     path("interop/", include("relais.interop.page_urls")),

@@ -7,9 +7,8 @@ from ninja import Field, Router, Schema
 
 from relais.accounts.permissions import Scope
 from relais.api import require_api
-from relais.core.errors import ApplicationError, NotFound
-from relais.indicators.selectors import indicators_compute
-from relais.territory.models import Cpts, Sas
+from relais.core.errors import ApplicationError
+from relais.indicators.selectors import indicators_compute, territory_get_for_scope
 
 router = Router(tags=["indicateurs"])
 
@@ -20,6 +19,17 @@ class ChannelCounts(Schema):
     phone: int = Field(description="Demandes reçues par téléphone.")
     web: int = Field(description="Demandes reçues par le formulaire web.")
     professional: int = Field(description="Demandes adressées par un professionnel de santé.")
+
+
+class StatusCounts(Schema):
+    open: int = Field(description="À orienter.")
+    booked: int = Field(description="Rendez-vous pris, pas encore honoré.")
+    done: int = Field(description="Patient vu (consultation réalisée).")
+    noshow: int = Field(description="Non venu.")
+    advice: int = Field(description="Conseil médical.")
+    redirected: int = Field(description="Réorienté 15 / urgences.")
+    unplaced: int = Field(description="Sans solution.")
+    cancelled: int = Field(description="Annulée.")
 
 
 class IndicatorsOut(Schema):
@@ -38,6 +48,9 @@ class IndicatorsOut(Schema):
     )
     redirected_to_15: int = Field(description="Demandes réorientées vers le 15 / les urgences.")
     unplaced: int = Field(description="Demandes closes sans solution.")
+    requests_by_status: StatusCounts = Field(
+        description="Demandes par statut actuel (issue) ; la somme vaut requests_total."
+    )
     motifs: dict[str, int] = Field(description="Nombre de demandes par code CISP-2.")
     usable_motifs: int = Field(description="Demandes portant un motif CISP-2.")
     unusable_motifs: int = Field(description="Demandes sans motif CISP-2.")
@@ -50,6 +63,9 @@ class IndicatorsOut(Schema):
             "créneau réservé ; null sans demande réservée."
         )
     )
+    p90_delay_hours: float | None = Field(
+        description="9e décile (percentile continu 0,9) du même délai, en heures ; null sinon."
+    )
     within_24h_rate: float = Field(description="Part des demandes réservées vues sous 24 h.")
     within_48h_rate: float = Field(description="Part des demandes réservées vues sous 48 h.")
     professionals_publishing: int = Field(
@@ -61,6 +77,11 @@ class IndicatorsOut(Schema):
     solicited_by_profession: dict[str, int] = Field(
         description="Rendez-vous non annulés par profession du professionnel."
     )
+    slots_published: int = Field(
+        description="Créneaux non fermés commençant dans la période, dans le territoire."
+    )
+    slots_used: int = Field(description="Parmi eux, créneaux ayant un rendez-vous non annulé.")
+    slots_use_rate: float = Field(description="slots_used / slots_published, 4 décimales.")
 
 
 def _territory_filter(scope: Scope, territory: str | None) -> dict:
@@ -68,17 +89,7 @@ def _territory_filter(scope: Scope, territory: str | None) -> dict:
     (unknown, malformed and out-of-scope identifiers alike: no existence leak)."""
     if not territory:
         return {"sas_ids": scope.sas_ids, "cpts_ids": scope.cpts_ids}
-    try:
-        territory = UUID(territory)
-    except ValueError:
-        raise NotFound("Territoire introuvable.") from None
-    sas = Sas.objects.filter(public_id=territory).only("pk").first()
-    if sas is not None and sas.pk in scope.sas_ids:
-        return {"sas_ids": {sas.pk}, "cpts_ids": None}
-    cpts = Cpts.objects.filter(public_id=territory).only("pk", "sas_id").first()
-    if cpts is not None and (cpts.pk in scope.cpts_ids or cpts.sas_id in scope.sas_ids):
-        return {"sas_ids": None, "cpts_ids": {cpts.pk}}
-    raise NotFound("Territoire introuvable.")
+    return territory_get_for_scope(scope=scope, public_id=territory).filter
 
 
 @router.get(

@@ -5,31 +5,36 @@ dates, both ends included; a request belongs to it when its `created_at`, read i
 time, falls on one of those dates.
 """
 
-import statistics
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
-    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     FloatField,
     Func,
-    OuterRef,
+    Min,
     Q,
     QuerySet,
-    Subquery,
 )
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 
+from relais.accounts.permissions import Scope
 from relais.agenda.models import Slot, SlotStatus
-from relais.directory.models import Profession
-from relais.orientation.models import Booking, BookingStatus
-from relais.regulation.models import Channel, Request, RequestStatus
+from relais.core.errors import NotFound
+from relais.directory.models import Profession, Professional
+from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
+from relais.regulation.models import Channel, Motif, Request, RequestStatus
+from relais.territory.models import Cpts, Sas
 
 PARIS = ZoneInfo("Europe/Paris")
 RATE_DIGITS = 4
@@ -76,8 +81,37 @@ def _slot_territory_q(*, sas_ids, cpts_ids) -> Q | None:
         q |= Q(practice__commune__departement__sas__in=list(sas_ids))
     if cpts_ids is not None:
         cpts_ids = list(cpts_ids)
-        q |= Q(professional__cpts_id__in=cpts_ids) | Q(practice__commune__cpts_set__in=cpts_ids)
+        # A subquery, not a join through the M2M table: a join would repeat a slot whose
+        # commune several CPTS cover, and counts of slots must not.
+        covered = Cpts.communes.through.objects.filter(cpts_id__in=cpts_ids).values("commune_id")
+        q |= Q(professional__cpts_id__in=cpts_ids) | Q(practice__commune_id__in=covered)
     return q
+
+
+def _published_slots(*, lower, upper, sas_ids, cpts_ids) -> QuerySet[Slot]:
+    """Non-blocked slots starting in [lower, upper) and in the territory.
+
+    Each row carries `active_booking`, a LEFT JOIN on its non-cancelled booking: at most one
+    per slot (the `booking_one_active_per_slot` constraint), so counting `active_booking`
+    counts used slots without repeating any. A join, not a correlated EXISTS: over a year of
+    a département the EXISTS made PostgreSQL plan a 300,000-loop subplan (and JIT-compile it).
+    """
+    slots = Slot.objects.filter(start__gte=lower, start__lt=upper).exclude(
+        status=SlotStatus.BLOCKED
+    )
+    slot_q = _slot_territory_q(sas_ids=sas_ids, cpts_ids=cpts_ids)
+    if slot_q is not None:
+        slots = slots.filter(slot_q)
+    return slots.alias(
+        active_booking=FilteredRelation(
+            "bookings", condition=Q(bookings__status__in=ACTIVE_BOOKING_STATUSES)
+        )
+    ).order_by()
+
+
+def _used() -> Count:
+    """Used slots: those with a non-cancelled booking (see _published_slots)."""
+    return Count("active_booking__id")
 
 
 def _rate(numerator: int, denominator: int) -> float:
@@ -100,46 +134,59 @@ class _Median(Aggregate):
     allow_distinct = False
 
 
-def _delay_figures(requests: QuerySet[Request]) -> dict:
+class _P90(_Median):
+    """PostgreSQL: percentile_cont(0.9) WITHIN GROUP (ORDER BY expr)."""
+
+    template = "%(function)s(0.9) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def _percentile_cont(ordered: list[float], fraction: float) -> float:
+    """PostgreSQL's percentile_cont over an ordered list: linear interpolation between the
+    two values around position fraction * (n - 1)."""
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _delay_figures(bookings: QuerySet[Booking]) -> dict:
     """Delay between a request's creation and the start of its booked slot.
 
-    The booked slot is the earliest-starting non-cancelled booking of the request. Only
-    requests having such a booking count (the denominator of the within-N-hours rates).
+    `bookings`: the non-cancelled bookings of the period's requests. The booked slot of a
+    request is the earliest-starting of them; only requests having one count (the
+    denominator of the within-N-hours rates). One grouped subquery (request -> delay), then
+    one aggregate over it, so each booking is read once.
     """
-    first_slot_start = (
-        Booking.objects.filter(request=OuterRef("pk"))
-        .exclude(status=BookingStatus.CANCELLED)
-        .order_by("slot__start")
-        .values("slot__start")[:1]
-    )
-    booked = (
-        requests.annotate(first_start=Subquery(first_slot_start, output_field=DateTimeField()))
-        .filter(first_start__isnull=False)
-        .annotate(
-            delay=ExpressionWrapper(
-                F("first_start") - F("created_at"), output_field=DurationField()
-            )
+    booked = bookings.values("request_id").annotate(
+        delay=ExpressionWrapper(
+            Min("slot__start") - Min("request__created_at"), output_field=DurationField()
         )
     )
     aggregates = {
-        "booked": Count("pk"),
-        "within_24h": Count("pk", filter=Q(delay__lte=timedelta(hours=24))),
-        "within_48h": Count("pk", filter=Q(delay__lte=timedelta(hours=48))),
+        "booked": Count("request_id"),
+        "within_24h": Count("request_id", filter=Q(delay__lte=timedelta(hours=24))),
+        "within_48h": Count("request_id", filter=Q(delay__lte=timedelta(hours=48))),
     }
     if connection.vendor == "postgresql":
         aggregates["median_seconds"] = _Median(_EpochSeconds(F("delay")))
+        aggregates["p90_seconds"] = _P90(_EpochSeconds(F("delay")))
     figures = booked.order_by().aggregate(**aggregates)
     if figures["booked"] == 0:
-        median_hours = None
+        median_hours = p90_hours = None
     elif connection.vendor == "postgresql":
         median_hours = figures["median_seconds"] / 3600
+        p90_hours = figures["p90_seconds"] / 3600
     else:
         # Fallback for SQLite (no percentile function): one column, the delays only.
-        delays = booked.order_by().values_list("delay", flat=True)
-        median_hours = statistics.median(d.total_seconds() for d in delays) / 3600
+        delays = sorted(
+            d.total_seconds() for d in booked.order_by().values_list("delay", flat=True)
+        )
+        median_hours = _percentile_cont(delays, 0.5) / 3600
+        p90_hours = _percentile_cont(delays, 0.9) / 3600
     return {
         "booked_requests": figures["booked"],
         "median_delay_hours": None if median_hours is None else round(median_hours, HOURS_DIGITS),
+        "p90_delay_hours": None if p90_hours is None else round(p90_hours, HOURS_DIGITS),
         "within_24h_rate": _rate(figures["within_24h"], figures["booked"]),
         "within_48h_rate": _rate(figures["within_48h"], figures["booked"]),
     }
@@ -156,7 +203,7 @@ def indicators_compute(
 
     `sas_ids` / `cpts_ids`: keep requests whose SAS is in `sas_ids` or whose CPTS is in
     `cpts_ids`; both None means every territory; an empty collection matches nothing.
-    Six queries whatever the volume (seven on SQLite, which has no median aggregate).
+    Five queries whatever the volume (six on SQLite, which has no percentile aggregate).
     """
     lower, upper = period_bounds(start=start, end=end)
     request_q = _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
@@ -172,6 +219,9 @@ def indicators_compute(
         noshow=Count("pk", filter=Q(status=RequestStatus.NOSHOW)),
         redirected=Count("pk", filter=Q(status=RequestStatus.REDIRECTED)),
         unplaced=Count("pk", filter=Q(status=RequestStatus.UNPLACED)),
+        **{
+            f"status_{value}": Count("pk", filter=Q(status=value)) for value in RequestStatus.values
+        },
         without_motif=Count("pk", filter=Q(motif__isnull=True)),
     )
 
@@ -183,19 +233,21 @@ def indicators_compute(
         .order_by("motif__code")
     )
 
-    # 3. Delays (plus one single-column query on SQLite for the median).
-    delays = _delay_figures(requests)
+    # 3. Slots published (not blocked, starting in the period), used, and their owners.
+    # Grouped by professional (a hash aggregate) rather than COUNT(DISTINCT), which sorts
+    # every slot; the few hundred groups are then added up.
+    slot_figures = {"publishing": 0, "published": 0, "used": 0}
+    for published, used in (
+        _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+        .values("professional_id")
+        .annotate(published=Count("pk"), used=_used())
+        .values_list("published", "used")
+    ):
+        slot_figures["publishing"] += 1
+        slot_figures["published"] += published
+        slot_figures["used"] += used
 
-    # 4. Professionals publishing: non-blocked slots starting in the period.
-    slots = Slot.objects.filter(start__gte=lower, start__lt=upper).exclude(
-        status=SlotStatus.BLOCKED
-    )
-    slot_q = _slot_territory_q(sas_ids=sas_ids, cpts_ids=cpts_ids)
-    if slot_q is not None:
-        slots = slots.filter(slot_q)
-    publishing = slots.order_by().aggregate(n=Count("professional_id", distinct=True))["n"]
-
-    # 5-6. Non-cancelled bookings of the period's requests: who accepted, which professions.
+    # 4-5. Non-cancelled bookings of the period's requests: delays, who took the patients.
     bookings = (
         Booking.objects.filter(
             _request_q(
@@ -205,11 +257,19 @@ def indicators_compute(
         .exclude(status=BookingStatus.CANCELLED)
         .order_by()
     )
-    accepted = bookings.aggregate(n=Count("slot__professional_id", distinct=True))["n"]
+    # 4. Delays (plus one single-column query on SQLite for the percentiles).
+    delays = _delay_figures(bookings)
+    # 5. Who took the patients: bookings per professional (one group each), added up by
+    # profession; the number of groups is the number of professionals.
     by_profession = dict.fromkeys(Profession.values, 0)
-    by_profession.update(
-        bookings.values_list("slot__professional__profession").annotate(n=Count("pk"))
-    )
+    accepted = 0
+    for profession, n in (
+        bookings.values_list("slot__professional_id", "slot__professional__profession")
+        .annotate(n=Count("pk"))
+        .values_list("slot__professional__profession", "n")
+    ):
+        by_profession[profession] += n
+        accepted += 1
 
     total = counts["total"]
     return {
@@ -227,11 +287,320 @@ def indicators_compute(
         "no_show_rate": _rate(counts["noshow"], counts["done"] + counts["noshow"]),
         "redirected_to_15": counts["redirected"],
         "unplaced": counts["unplaced"],
+        "requests_by_status": {value: counts[f"status_{value}"] for value in RequestStatus.values},
         "motifs": motifs,
         "usable_motifs": total - counts["without_motif"],
         "unusable_motifs": counts["without_motif"],
         **delays,
-        "professionals_publishing": publishing,
+        "professionals_publishing": slot_figures["publishing"],
         "professionals_accepted": accepted,
         "solicited_by_profession": by_profession,
+        "slots_published": slot_figures["published"],
+        "slots_used": slot_figures["used"],
+        "slots_use_rate": _rate(slot_figures["used"], slot_figures["published"]),
+    }
+
+
+# --- Territories -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Territory:
+    """A SAS (its département) or one CPTS, with the selector arguments that select it."""
+
+    kind: str  # "sas" or "cpts"
+    public_id: UUID
+    name: str
+    sas_ids: frozenset[int] | None
+    cpts_ids: frozenset[int] | None
+
+    @property
+    def filter(self) -> dict:
+        return {"sas_ids": self.sas_ids, "cpts_ids": self.cpts_ids}
+
+    @property
+    def kind_label(self) -> str:
+        return "SAS" if self.kind == "sas" else "CPTS"
+
+    @property
+    def label(self) -> str:
+        """ "SAS Essonne", "CPTS Cœur Essonne": the name, prefixed by the kind if it lacks it."""
+        if self.name.upper().startswith(self.kind_label):
+            return self.name
+        return f"{self.kind_label} {self.name}"
+
+
+def _sas_territory(sas: Sas) -> Territory:
+    return Territory("sas", sas.public_id, sas.name, frozenset({sas.pk}), None)
+
+
+def _cpts_territory(cpts: Cpts) -> Territory:
+    return Territory("cpts", cpts.public_id, cpts.name, None, frozenset({cpts.pk}))
+
+
+def territories_for_scope(scope: Scope) -> list[Territory]:
+    """The territories whose indicators the scope may see: its SAS, then the CPTS it belongs
+    to or whose SAS it holds. Empty without the `indicators.view` action."""
+    if not scope.can("indicators.view"):
+        return []
+    sas = Sas.objects.filter(pk__in=scope.sas_ids).select_related("departement")
+    cpts = Cpts.objects.filter(Q(pk__in=scope.cpts_ids) | Q(sas_id__in=scope.sas_ids))
+    return [
+        *(_sas_territory(s) for s in sas.order_by("departement__code")),
+        *(_cpts_territory(c) for c in cpts.order_by("name")),
+    ]
+
+
+def territory_get_for_scope(*, scope: Scope, public_id) -> Territory:
+    """One territory of the scope by public id; NotFound for unknown, malformed and
+    out-of-scope identifiers alike (no existence leak)."""
+    try:
+        public_id = UUID(str(public_id))
+    except ValueError:
+        raise NotFound("Territoire introuvable.") from None
+    if scope.can("indicators.view"):
+        sas = Sas.objects.filter(public_id=public_id).first()
+        if sas is not None and sas.pk in scope.sas_ids:
+            return _sas_territory(sas)
+        cpts = Cpts.objects.filter(public_id=public_id).first()
+        if cpts is not None and (cpts.pk in scope.cpts_ids or cpts.sas_id in scope.sas_ids):
+            return _cpts_territory(cpts)
+    raise NotFound("Territoire introuvable.")
+
+
+# --- Dashboard figures beyond indicators_compute ------------------------------------------
+
+
+def motif_labels(codes: Iterable[str]) -> dict[str, str]:
+    """{CISP-2 code: label} for the given codes (one query)."""
+    return dict(Motif.objects.filter(code__in=list(codes)).values_list("code", "label"))
+
+
+def indicators_daily(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> list[dict]:
+    """One row per Paris date of [start, end]: requests created, of which now `done`; slots
+    published (starting that day), of which used. Two grouped queries; days without
+    activity are zeros."""
+    lower, upper = period_bounds(start=start, end=end)
+    requests = Request.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    ).order_by()
+    by_day_requests = {
+        row["day"]: row
+        for row in requests.annotate(day=TruncDate("created_at", tzinfo=PARIS))
+        .values("day")
+        .annotate(requests=Count("pk"), done=Count("pk", filter=Q(status=RequestStatus.DONE)))
+    }
+    slots = _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    by_day_slots = {
+        row["day"]: row
+        for row in slots.annotate(day=TruncDate("start", tzinfo=PARIS))
+        .values("day")
+        .annotate(published=Count("pk"), used=_used())
+    }
+    days = []
+    day = start
+    while day <= end:
+        r = by_day_requests.get(day, {})
+        s = by_day_slots.get(day, {})
+        days.append(
+            {
+                "day": day,
+                "requests": r.get("requests", 0),
+                "done": r.get("done", 0),
+                "slots_published": s.get("published", 0),
+                "slots_used": s.get("used", 0),
+            }
+        )
+        day += timedelta(days=1)
+    return days
+
+
+def indicators_weekly(daily: list[dict]) -> list[dict]:
+    """The daily rows summed by ISO week (Monday first); the first and last weeks may be
+    partial, `days` says how many days of the period they hold."""
+    weeks: dict[date, dict] = {}
+    for row in daily:
+        monday = row["day"] - timedelta(days=row["day"].weekday())
+        week = weeks.setdefault(
+            monday,
+            {
+                "week": monday,
+                "days": 0,
+                "requests": 0,
+                "done": 0,
+                "slots_published": 0,
+                "slots_used": 0,
+            },
+        )
+        week["days"] += 1
+        for key in ("requests", "done", "slots_published", "slots_used"):
+            week[key] += row[key]
+    return list(weeks.values())
+
+
+def indicators_heatmap(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> dict:
+    """Demand against supply by ISO weekday (1 = Monday) and hour, Paris time.
+
+    `demand[weekday - 1][hour]`: requests created then; `supply[weekday - 1][hour]`: slots
+    published (not blocked) starting then. Two grouped queries.
+    """
+    lower, upper = period_bounds(start=start, end=end)
+    requests = Request.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    ).order_by()
+    slots = _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    grids = {}
+    for name, qs, field in (("demand", requests, "created_at"), ("supply", slots, "start")):
+        grid = [[0] * 24 for _ in range(7)]
+        rows = (
+            qs.annotate(
+                wd=ExtractIsoWeekDay(field, tzinfo=PARIS), hour=ExtractHour(field, tzinfo=PARIS)
+            )
+            .values_list("wd", "hour")
+            .annotate(n=Count("pk"))
+        )
+        for weekday, hour, n in rows:
+            grid[weekday - 1][hour] = n
+        grids[name] = grid
+    return grids
+
+
+def _professionals_in_territory(*, sas_ids, cpts_ids) -> QuerySet[Professional]:
+    """Professionals of the territory: a practice in the SAS's département, or member of the
+    CPTS, or a practice in a commune the CPTS covers (the slot rule, applied to people)."""
+    qs = Professional.objects.filter(active=True)
+    if sas_ids is None and cpts_ids is None:
+        return qs
+    q = Q(pk__in=[])
+    if sas_ids is not None:
+        q |= Q(
+            pk__in=Professional.practices.through.objects.filter(
+                practice__commune__departement__sas__in=list(sas_ids)
+            ).values("professional_id")
+        )
+    if cpts_ids is not None:
+        cpts_ids = list(cpts_ids)
+        covered = Cpts.communes.through.objects.filter(cpts_id__in=cpts_ids).values("commune_id")
+        q |= Q(cpts_id__in=cpts_ids) | Q(
+            pk__in=Professional.practices.through.objects.filter(
+                practice__commune_id__in=covered
+            ).values("professional_id")
+        )
+    return qs.filter(q)
+
+
+def contract_compute(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> dict:
+    """The CPTS contract (ACI) indicators of the SAS mission, for the ARS report.
+
+    Three queries. Definitions in docs/indicators.md ("Contract indicators").
+    """
+    lower, upper = period_bounds(start=start, end=end)
+    doctors = _professionals_in_territory(sas_ids=sas_ids, cpts_ids=cpts_ids).filter(
+        profession=Profession.MEDECIN
+    )
+    published = _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    people = doctors.aggregate(
+        total=Count("pk"),
+        sas=Count("pk", filter=Q(sas_participant=True)),
+        level2=Count("pk", filter=Q(cpts_level2=True)),
+        surnumeraire=Count("pk", filter=Q(accepts_surnumeraire=True)),
+    )
+    # Doctors having published a slot of the territory in the period (the slot rule).
+    publishing = (
+        published.filter(professional__profession=Profession.MEDECIN)
+        .values("professional_id")
+        .distinct()
+        .count()
+    )
+    # The CPTS's effecteurs: members of the CPTS (CPTS report) or of any CPTS of the SAS.
+    if cpts_ids is not None:
+        member_q = Q(slot__professional__cpts_id__in=list(cpts_ids))
+    elif sas_ids is not None:
+        member_q = Q(slot__professional__cpts__sas_id__in=list(sas_ids))
+    else:
+        member_q = Q(slot__professional__cpts__isnull=False)
+    requests_total = Request.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    ).count()
+    via_cpts = (
+        Booking.objects.filter(
+            _request_q(
+                lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids, prefix="request__"
+            ),
+            member_q,
+            status__in=ACTIVE_BOOKING_STATUSES,
+        )
+        .order_by()
+        .aggregate(
+            requests=Count("request_id", distinct=True),
+            done=Count("request_id", distinct=True, filter=Q(request__status=RequestStatus.DONE)),
+        )
+    )
+    return {
+        "doctors_total": people["total"],
+        "doctors_sas_participants": people["sas"],
+        "doctors_sas_participation_rate": _rate(people["sas"], people["total"]),
+        "doctors_level2": people["level2"],
+        "doctors_accepting_surnumeraire": people["surnumeraire"],
+        "doctors_publishing": publishing,
+        "requests_with_cpts_appointment": via_cpts["requests"],
+        "requests_with_cpts_appointment_rate": _rate(via_cpts["requests"], requests_total),
+        "consultations_done_via_cpts": via_cpts["done"],
+    }
+
+
+# --- Periods ------------------------------------------------------------------------------
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """First and last date of `day`'s month."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def previous_period(*, start: date, end: date) -> tuple[date, date]:
+    """The period to compare with: the previous calendar month for a whole month, otherwise
+    the same number of days just before."""
+    if (start, end) == month_bounds(start):
+        return month_bounds(start - timedelta(days=1))
+    length = end - start
+    return start - length - timedelta(days=1), start - timedelta(days=1)
+
+
+def indicators_dashboard(*, start: date, end: date, territory: Territory) -> dict:
+    """Everything the dashboard, the exports and the ARS report show, for one territory."""
+    current = indicators_compute(start=start, end=end, **territory.filter)
+    before_start, before_end = previous_period(start=start, end=end)
+    previous = indicators_compute(start=before_start, end=before_end, **territory.filter)
+    daily = indicators_daily(start=start, end=end, **territory.filter)
+    return {
+        "territory": territory,
+        "start": start,
+        "end": end,
+        "current": current,
+        "previous": previous,
+        "motif_labels": motif_labels(current["motifs"]),
+        "daily": daily,
+        "weekly": indicators_weekly(daily),
+        "heatmap": indicators_heatmap(start=start, end=end, **territory.filter),
+        "contract": contract_compute(start=start, end=end, **territory.filter),
     }

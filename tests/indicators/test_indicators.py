@@ -1,9 +1,8 @@
 """Indicators: every figure of a known scenario, the SNP91 totals, scoping and errors."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from io import StringIO
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -12,24 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from relais.accounts.models import ApiClient
-from relais.agenda.models import SlotStatus
-from relais.directory.models import Profession
 from relais.indicators.selectors import indicators_compute
-from relais.orientation.models import Booking, BookingStatus
 from relais.orientation.services import booking_create
-from relais.regulation.models import Channel, Motif, Request, RequestStatus
+from relais.regulation.models import RequestStatus
 from tests import factories as f
 from tests.conftest import login
+from tests.indicators.scenarios import MARCH, SNP91_MOTIFS, build_snp91, paris
 
 pytestmark = pytest.mark.django_db
 
-PARIS = ZoneInfo("Europe/Paris")
-MARCH = {"start": date(2024, 3, 1), "end": date(2024, 3, 31)}
 URL = "/api/v1/indicators"
-
-
-def paris(*args) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
 
 
 def make_token(scopes: str = "indicators:read", name: str = "tableau-de-bord") -> str:
@@ -40,68 +31,6 @@ def make_token(scopes: str = "indicators:read", name: str = "tableau-de-bord") -
 
 def auth(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-def motif(code: str) -> Motif:
-    return Motif.objects.get(code=code)
-
-
-def past_booking(request, professional, *, after_hours, status=BookingStatus.FULFILLED):
-    """A booking of the past, written directly (booking_create only books future slots)."""
-    start = request.created_at + timedelta(hours=after_hours)
-    slot = f.SlotFactory(
-        professional=professional,
-        start=start,
-        status=SlotStatus.FREE if status == BookingStatus.CANCELLED else SlotStatus.BOOKED,
-    )
-    return Booking.objects.create(request=request, slot=slot, channel="ui", status=status)
-
-
-@pytest.fixture
-def march(cpts_a, sas43):
-    """A known month in the Essonne SAS, plus noise outside the period and territory."""
-    gp = f.ProfessionalFactory(cpts=cpts_a)
-    physio = f.ProfessionalFactory(profession=Profession.KINE, specialty="")
-    cancelled_gp = f.ProfessionalFactory()
-    blocked_gp = f.ProfessionalFactory()
-    later_gp = f.ProfessionalFactory()
-    day = paris(2024, 3, 10, 10, 0)
-
-    def req(channel, status, code=None, at=day):
-        return f.RequestFactory(
-            channel=channel, status=status, motif=motif(code) if code else None, created_at=at
-        )
-
-    r1 = req(Channel.PHONE, RequestStatus.DONE, "A03")
-    past_booking(r1, gp, after_hours=2)
-    r2 = req(Channel.PHONE, RequestStatus.NOSHOW, "A03", day + timedelta(minutes=1))
-    past_booking(r2, gp, after_hours=30, status=BookingStatus.NOSHOW)
-    r3 = req(Channel.WEB, RequestStatus.DONE, "R05", day + timedelta(minutes=2))
-    past_booking(r3, physio, after_hours=60)
-    req(Channel.PROFESSIONAL, RequestStatus.REDIRECTED)
-    req(Channel.PHONE, RequestStatus.UNPLACED)
-    r6 = req(Channel.WEB, RequestStatus.OPEN, "R05")
-    past_booking(r6, cancelled_gp, after_hours=5, status=BookingStatus.CANCELLED)
-    r7 = req(Channel.PHONE, RequestStatus.BOOKED, "A03", day + timedelta(minutes=3))
-    past_booking(r7, gp, after_hours=10, status=BookingStatus.BOOKED)
-    # 31 March 23:30 in Paris (21:30 UTC, after the DST change) is inside the period...
-    req(Channel.PHONE, RequestStatus.OPEN, "A03", paris(2024, 3, 31, 23, 30))
-    # ...but 29 February 23:30 and 1 April 00:10 in Paris are not.
-    req(Channel.PHONE, RequestStatus.DONE, "A03", paris(2024, 2, 29, 23, 30))
-    req(Channel.WEB, RequestStatus.DONE, "A03", paris(2024, 4, 1, 0, 10))
-    # A blocked slot is not "published"; a slot in April is outside the period.
-    f.SlotFactory(professional=blocked_gp, start=day, status=SlotStatus.BLOCKED)
-    f.SlotFactory(professional=later_gp, start=paris(2024, 4, 1, 9, 0))
-    # Another SAS, same period.
-    doctor43 = f.ProfessionalFactory(practice_in="43157")
-    r43 = f.RequestFactory(
-        patient=f.PatientFactory(commune=f.commune("43157")),
-        status=RequestStatus.DONE,
-        motif=motif("N01"),
-        created_at=day,
-    )
-    past_booking(r43, doctor43, after_hours=100)
-    return {"gp": gp, "physio": physio, "r43": r43}
 
 
 def test_it_computes_every_figure_of_a_known_month(march, sas91):
@@ -116,11 +45,22 @@ def test_it_computes_every_figure_of_a_known_month(march, sas91):
         "no_show_rate": 0.3333,
         "redirected_to_15": 1,
         "unplaced": 1,
+        "requests_by_status": {
+            "open": 2,
+            "booked": 1,
+            "done": 2,
+            "noshow": 1,
+            "advice": 0,
+            "redirected": 1,
+            "unplaced": 1,
+            "cancelled": 0,
+        },
         "motifs": {"A03": 4, "R05": 2},
         "usable_motifs": 6,
         "unusable_motifs": 2,
         "booked_requests": 4,
         "median_delay_hours": 20.0,  # delays 2, 10, 30, 60 h
+        "p90_delay_hours": 51.0,  # position 0.9 * 3 = 2.7: 30 + 0.7 * (60 - 30)
         "within_24h_rate": 0.5,
         "within_48h_rate": 0.75,
         "professionals_publishing": 3,  # gp, physio, cancelled_gp (its slot is free again)
@@ -133,11 +73,15 @@ def test_it_computes_every_figure_of_a_known_month(march, sas91):
             "sage_femme": 0,
             "dentiste": 0,
         },
+        # Five free-or-booked slots in Essonne in March; the cancelled one is not used.
+        "slots_published": 5,
+        "slots_used": 4,
+        "slots_use_rate": 0.8,
     }
 
 
 def test_it_uses_a_fixed_number_of_queries(march, sas91):
-    expected = 6 if connection.vendor == "postgresql" else 7
+    expected = 5 if connection.vendor == "postgresql" else 6
     with CaptureQueriesContext(connection) as queries:
         indicators_compute(**MARCH, sas_ids={sas91.pk})
     assert len(queries) == expected
@@ -203,42 +147,8 @@ def test_it_counts_a_booking_made_through_the_booking_service(cpts_a, olivia):
     assert figures["solicited_by_profession"]["medecin"] == 1
 
 
-# SNP91, 2022-2023 (DOMAIN.md, "Figures to reproduce").
-SNP91_MOTIFS = {
-    "A03": 436,  # fever
-    "R05": 432,  # cough
-    "R21": 313,  # throat
-    "H01": 250,  # earache
-    "D01": 137,  # abdominal pain
-    "D10": 118,  # vomiting
-    "N01": 116,  # headache
-    "L02": 114,  # back pain
-    "S06": 104,  # rash
-    "R74": 95,  # cold
-}
-
-
 def test_it_reproduces_the_snp91_totals_through_the_api(client, sas91):
-    motifs = {code: motif(code) for code in [*SNP91_MOTIFS, "A04"]}
-    # Each request gets a motif code (or None) and a status, in a fixed order.
-    codes = [code for code, n in SNP91_MOTIFS.items() for _ in range(n)]
-    codes += ["A04"] * (3655 - 2115 - 1361) + [None] * 1361
-    statuses = [RequestStatus.DONE] * 1278 + [RequestStatus.REDIRECTED] * 39
-    statuses += [RequestStatus.UNPLACED] * (3655 - len(statuses))
-    patient = f.PatientFactory()
-    first = paris(2022, 9, 1, 8, 0)
-    Request.objects.bulk_create(
-        Request(
-            reference=f"91-S{i:05d}",
-            patient=patient,
-            channel=Channel.PHONE if i < 3215 else Channel.WEB,
-            motif=motifs[codes[i]] if codes[i] else None,
-            status=statuses[(i * 7) % 3655],  # spread statuses over both channels
-            sas=sas91,
-            created_at=first + timedelta(hours=2 * i),
-        )
-        for i in range(3655)
-    )
+    build_snp91(sas91)
     token = make_token()
     response = client.get(URL, {"start": "2022-09-01", "end": "2023-08-31"}, **auth(token))
     assert response.status_code == 200, response.content
@@ -249,6 +159,9 @@ def test_it_reproduces_the_snp91_totals_through_the_api(client, sas91):
     assert body["response_rate"] == round(1278 / 3655, 4) == 0.3497
     assert body["redirected_to_15"] == 39
     assert body["unusable_motifs"] == 1361
+    assert body["requests_by_status"]["done"] == 1278
+    assert sum(body["requests_by_status"].values()) == 3655
+    assert body["p90_delay_hours"] is None and body["slots_published"] == 0
     assert {code: body["motifs"][code] for code in SNP91_MOTIFS} == SNP91_MOTIFS
 
 
