@@ -12,6 +12,8 @@ def home(request):
         return redirect("regulation:worklist")
     if scope.can("patients.own"):
         return redirect("orientation:my_patients")
+    if scope.can("indicators.view"):
+        return redirect("indicators:dashboard")
     return render(request, "core/home.html")
 
 

@@ -376,3 +376,9 @@ def test_it_gives_back_the_snp91_totals_on_the_dashboard(client, regis, sas91):
     )
     assert rows[1] == ["Téléphone", "3215", "87,96"]
     assert rows[2] == ["Web", "440", "12,04"]
+
+
+def test_it_lands_a_coordinator_on_the_dashboard(client, coralie):
+    client.force_login(coralie)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/indicateurs/"
