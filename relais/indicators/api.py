@@ -7,12 +7,13 @@ from ninja import Field, Router, Schema
 
 from relais.accounts.permissions import Scope
 from relais.api import require_api
-from relais.core.errors import ApplicationError
-from relais.indicators.selectors import indicators_compute, territory_get_for_scope
+from relais.indicators.selectors import (
+    indicators_compute,
+    period_check,
+    territory_get_for_scope,
+)
 
 router = Router(tags=["indicateurs"])
-
-MAX_PERIOD_DAYS = 400
 
 
 class ChannelCounts(Schema):
@@ -105,15 +106,7 @@ def _territory_filter(scope: Scope, territory: str | None) -> dict:
 )
 def indicators(request, start: date, end: date, territory: str | None = None):
     scope = require_api(request, "indicators.view")
-    if end < start:
-        raise ApplicationError(
-            "La date de fin doit être postérieure ou égale à la date de début.",
-            code="invalid_period",
-        )
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise ApplicationError(
-            f"La période ne peut pas dépasser {MAX_PERIOD_DAYS} jours.", code="invalid_period"
-        )
+    period_check(start=start, end=end)
     territory_filter = _territory_filter(scope, territory)
     figures = indicators_compute(start=start, end=end, **territory_filter)
     return {**figures, "territory": territory or None}

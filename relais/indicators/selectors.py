@@ -41,6 +41,30 @@ RATE_DIGITS = 4
 HOURS_DIGITS = 2
 
 
+MAX_PERIOD_DAYS = 400
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def period_check(*, start: date, end: date) -> None:
+    """The one validation of an indicators period (pages, exports and API)."""
+    from relais.core.errors import ApplicationError
+
+    for day in (start, end):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ApplicationError(
+                f"Date hors limites : entre {FIRST_YEAR} et {LAST_YEAR}.", code="invalid_period"
+            )
+    if end < start:
+        raise ApplicationError(
+            "La date de fin doit être postérieure ou égale à la date de début.",
+            code="invalid_period",
+        )
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ApplicationError(
+            f"La période ne peut pas dépasser {MAX_PERIOD_DAYS} jours.", code="invalid_period"
+        )
+
+
 def period_bounds(*, start: date, end: date) -> tuple[datetime, datetime]:
     """[first instant of `start`, first instant of the day after `end`) in Paris time.
 

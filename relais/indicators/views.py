@@ -19,12 +19,12 @@ from relais.indicators.selectors import (
     Territory,
     indicators_dashboard,
     month_bounds,
+    period_check,
     territories_for_scope,
     territory_get_for_scope,
 )
 from relais.indicators.tables import REPORT_SLUGS, dashboard_tables
 
-MAX_PERIOD_DAYS = 400
 MONTHS = [
     "janvier",
     "février",
@@ -69,10 +69,7 @@ def _period(params) -> tuple[date, date]:
     default_start, default_end = month_bounds(timezone.localdate())
     start = _parse_date(params["debut"], "début") if params.get("debut") else default_start
     end = _parse_date(params["fin"], "fin") if params.get("fin") else default_end
-    if end < start:
-        raise ApplicationError("La date de fin doit être postérieure ou égale à la date de début.")
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise ApplicationError(f"La période ne peut pas dépasser {MAX_PERIOD_DAYS} jours.")
+    period_check(start=start, end=end)
     return start, end
 
 

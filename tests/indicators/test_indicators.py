@@ -260,3 +260,15 @@ def test_it_lets_a_regulator_narrow_to_a_cpts_of_his_sas(client, march, regis, c
     assert narrowed["territory"] == str(cpts_a.public_id)
     response = client.get(URL, {**MARCH, "territory": str(sas43.public_id)})
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_refuses_dates_out_of_range_instead_of_crashing():
+    from datetime import date
+
+    from relais.core.errors import ApplicationError
+    from relais.indicators.selectors import period_check
+
+    with pytest.raises(ApplicationError, match="hors limites"):
+        period_check(start=date(1, 1, 1), end=date(1, 1, 1))
+    period_check(start=date(2026, 1, 1), end=date(2026, 12, 31))
