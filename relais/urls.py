@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("relais.orientation.urls")),
     path("", include("relais.territory.urls")),
     path("", include("relais.directory.urls")),
+    path("", include("relais.agenda.urls")),
     path("api/v1/", api.urls),
 ]
 
