@@ -121,6 +121,5 @@ def participation_statement(*, professional: Professional, month: date) -> State
     for week in weeks.values():
         week.majorations = min(week.consultations, statement.weekly_cap)
         week.amount = statement.majoration_eur * week.majorations
-        week.hours_published = round(week.hours_published, 2)
     statement.weeks = [weeks[k] for k in sorted(weeks)]
     return statement
