@@ -195,6 +195,16 @@ def rule_validate(
     return errors
 
 
+def _lock(*professional_ids: int) -> None:
+    """Serialise writes to the agendas of these professionals (a no-op on SQLite)."""
+    list(
+        Professional.objects.select_for_update()
+        .filter(pk__in=professional_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _raise_if(errors: list[str]) -> None:
     if errors:
         raise ApplicationError(" ".join(errors), code="invalid_availability")
@@ -221,8 +231,13 @@ def rule_create(
     *, professional: Professional, data: RuleInput, actor=None, now: datetime | None = None
 ) -> AvailabilityRule:
     now = now or timezone.now()
-    _raise_if(rule_validate(professional=professional, data=data, today=timezone.localdate(now)))
     with transaction.atomic():
+        # Validate under the professional's row lock: two concurrent saves cannot both
+        # pass the overlap check (no check-then-insert race).
+        _lock(professional.pk)
+        _raise_if(
+            rule_validate(professional=professional, data=data, today=timezone.localdate(now))
+        )
         rule = AvailabilityRule(professional=professional)
         _apply(rule, data)
         rule.save()
@@ -236,15 +251,16 @@ def rule_update(
     *, rule: AvailabilityRule, data: RuleInput, actor=None, now: datetime | None = None
 ) -> AvailabilityRule:
     now = now or timezone.now()
-    _raise_if(
-        rule_validate(
-            professional=rule.professional,
-            data=data,
-            exclude=rule,
-            today=timezone.localdate(now),
-        )
-    )
     with transaction.atomic():
+        _lock(rule.professional_id)
+        _raise_if(
+            rule_validate(
+                professional=rule.professional,
+                data=data,
+                exclude=rule,
+                today=timezone.localdate(now),
+            )
+        )
         _apply(rule, data)
         rule.save()
         rule.motifs.set(data.motifs)
@@ -449,7 +465,7 @@ def slots_create_one_off(
     _raise_if(errors)
     with transaction.atomic():
         # Lock the professional's row so that two imports do not interleave.
-        Professional.objects.select_for_update().filter(pk=professional.pk).first()
+        _lock(professional.pk)
         existing = list(
             Slot.objects.filter(professional=professional, end__gt=now)
             .exclude(status=SlotStatus.BLOCKED)
@@ -564,6 +580,14 @@ def slots_materialise(
 
 
 def _materialise_batch(pro_ids: list[int], horizon_days: int, now: datetime) -> MaterialiseResult:
+    # Read and write under the professionals' row locks, so that a rule change, an
+    # import or another run cannot interleave between what was read and what is written.
+    with transaction.atomic():
+        _lock(*pro_ids)
+        return _materialise_locked(pro_ids, horizon_days, now)
+
+
+def _materialise_locked(pro_ids: list[int], horizon_days: int, now: datetime) -> MaterialiseResult:
     first_day = timezone.localdate(now)
     window_end = timezone.make_aware(
         datetime.combine(first_day + timedelta(days=horizon_days), time(0))

@@ -5,10 +5,11 @@ any database; run it on PostgreSQL for figures that mean something.
 """
 
 import time as clock
-from datetime import time
+from datetime import time, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from relais.agenda.models import AvailabilityRule, Slot
 from relais.agenda.services import slots_materialise
@@ -80,9 +81,15 @@ class Command(BaseCommand):
                 )
             )
         AvailabilityRule.objects.bulk_create(rules)
-        for label in ("première passe (création)", "deuxième passe (rien à faire)"):
+        now = timezone.now()
+        passes = [
+            ("première passe (création)", now),
+            ("deuxième passe (rien à faire)", now),
+            ("le lendemain (un jour de plus)", now + timedelta(days=1)),
+        ]
+        for label, when in passes:
             started = clock.perf_counter()
-            result = slots_materialise(horizon_days=days)
+            result = slots_materialise(horizon_days=days, now=when)
             elapsed = clock.perf_counter() - started
             self.stdout.write(
                 f"{label} : {count} professionnels × {days} jours en {elapsed:.2f} s "
