@@ -33,6 +33,23 @@ def _isolated_outbox(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests (browser, races) end with a flush that also empties the
+    reference data the migrations load (CISP-2 motifs): put it back for any test
+    that uses the database."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    transactional = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from relais.regulation.models import Motif
+    from relais.regulation.services import motifs_load
+
+    if not Motif.objects.exists():
+        motifs_load()
+
+
 @pytest.fixture
 def sas91(db):
     return f.sas("91")

@@ -15,5 +15,6 @@ _ACTIONS = [
     "request.orient",
     "booking.create",
     "patients.own",
+    "agenda.manage",
     "indicators.view",
 ]

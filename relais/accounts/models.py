@@ -24,6 +24,7 @@ class Role(models.TextChoices):
     EFFECTEUR = "effecteur", "Effecteur (professionnel de santé)"
     COORDINATEUR = "coordinateur", "Coordinateur·rice CPTS"
     ADMIN = "admin", "Administrateur"
+    DELEGATAIRE = "delegataire", "Secrétaire (délégataire d'agenda)"
 
 
 class Membership(models.Model):

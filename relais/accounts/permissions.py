@@ -25,6 +25,8 @@ POLICY: dict[str, set[str]] = {
     "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "booking.cancel": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "patients.own": {Role.EFFECTEUR},
+    "agenda.manage": {Role.EFFECTEUR, Role.DELEGATAIRE},
+    "agenda.delegate": {Role.EFFECTEUR},
     "motifs.read": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR, "scope:motifs:read"},
     "indicators.view": {Role.COORDINATEUR, Role.ADMIN, Role.REGULATEUR, "scope:indicators:read"},
     "fhir.slots.read": {"scope:slots:read"},

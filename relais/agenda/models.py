@@ -31,6 +31,97 @@ class Channel(models.TextChoices):
     PARTNER = "partner", "Logiciels partenaires"
 
 
+class AvailabilityRule(PublicIdModel):
+    """A weekly recurring availability ("Tuesday and Thursday 17h-19h, 20-minute slots").
+
+    Expanded into `Slot` rows over a rolling horizon by `services.slots_materialise`
+    (through the Django-free `recurrence` engine). Times are Paris wall-clock times.
+    """
+
+    professional = models.ForeignKey(
+        Professional, on_delete=models.CASCADE, related_name="availability_rules"
+    )
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="+")
+    # 0 = Monday ... 6 = Sunday, sorted.
+    weekdays = models.JSONField("jours", default=list)
+    start_time = models.TimeField("début")
+    # time(0) means midnight at the end of the day (24:00), as in `recurrence`.
+    end_time = models.TimeField("fin")
+    # Exact slots of this length, or None for a plage of `capacity` patients.
+    slot_minutes = models.PositiveSmallIntegerField("durée d'un créneau", null=True, blank=True)
+    capacity = models.PositiveSmallIntegerField("patients", default=1)
+    modality = models.CharField(
+        "modalité", max_length=20, choices=Modality.choices, default=Modality.CABINET
+    )
+    for_sas = models.BooleanField("visible SAS", default=True)
+    for_cpts = models.BooleanField("visible CPTS", default=True)
+    for_public = models.BooleanField("visible en ligne", default=False)
+    for_partners = models.BooleanField("visible logiciels partenaires", default=False)
+    # Empty means every motif.
+    motifs = models.ManyToManyField(
+        "regulation.Motif", blank=True, related_name="+", verbose_name="motifs acceptés"
+    )
+    age_min = models.PositiveSmallIntegerField("âge minimum", null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField("âge maximum", null=True, blank=True)
+    valid_from = models.DateField("à partir du", null=True, blank=True)
+    valid_until = models.DateField("jusqu'au", null=True, blank=True)
+    skip_public_holidays = models.BooleanField("sauf jours fériés", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "règle de disponibilité"
+
+    def __str__(self) -> str:
+        return f"{self.professional} {self.weekdays} {self.start_time:%H:%M}"
+
+
+class ExceptionKind(models.TextChoices):
+    VACATION = "vacation", "Congés"
+    CLOSURE = "closure", "Fermeture ponctuelle"
+
+
+class AvailabilityException(PublicIdModel):
+    """A period without SNP availability (vacation, one-off closure): [start, end)."""
+
+    professional = models.ForeignKey(
+        Professional, on_delete=models.CASCADE, related_name="availability_exceptions"
+    )
+    kind = models.CharField(
+        "type", max_length=10, choices=ExceptionKind.choices, default=ExceptionKind.VACATION
+    )
+    start = models.DateTimeField("début")
+    end = models.DateTimeField("fin")
+    label = models.CharField("libellé", max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name = "absence"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="exception_end_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.professional} {self.start:%Y-%m-%d}"
+
+
+class CalendarFeed(models.Model):
+    """The private iCal URL of one professional; only the token's hash is stored."""
+
+    professional = models.OneToOneField(
+        Professional, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"iCal {self.professional}"
+
+
 class Slot(PublicIdModel):
     professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="slots")
     practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="slots")
@@ -60,6 +151,13 @@ class Slot(PublicIdModel):
     is_plage = models.BooleanField("plage", default=False)
     place = models.PositiveSmallIntegerField("place", default=0)
     pdsa = models.BooleanField("en horaires de PDSA", default=False)
+    # The rule that produced the slot (None: one-off, imported or partner slot).
+    rule = models.ForeignKey(
+        AvailabilityRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="slots"
+    )
+    # Copied from the rule so that search can filter on them; motifs stay on the rule.
+    age_min = models.PositiveSmallIntegerField("âge minimum", null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField("âge maximum", null=True, blank=True)
     # Slots gathered from a partner's booking software (interop): its name and id.
     source = models.CharField("source", max_length=50, blank=True, default="")
     external_id = models.CharField(max_length=100, blank=True, default="")

@@ -16,6 +16,15 @@ class Profession(models.TextChoices):
     DENTISTE = "dentiste", "Chirurgien-dentiste"
 
 
+class ParticipationMode(models.TextChoices):
+    """How a professional takes part in SNP care (as the national SAS platform records it)."""
+
+    CABINET = "cabinet", "Mon cabinet"
+    CPTS = "cpts", "Via la CPTS"
+    MSP = "msp", "Via la maison de santé (MSP)"
+    SOS = "sos", "Via SOS Médecins"
+
+
 class Professional(PublicIdModel):
     rpps = models.CharField("RPPS", max_length=11, unique=True)
     profession = models.CharField("profession", max_length=20, choices=Profession.choices)
@@ -45,6 +54,22 @@ class Professional(PublicIdModel):
     level2_only = models.BooleanField("niveau 2 uniquement", default=False)
     accepts_surnumeraire = models.BooleanField(
         "accepte des patients en surnuméraire", default=False
+    )
+    participation_mode = models.CharField(
+        "participation",
+        max_length=10,
+        choices=ParticipationMode.choices,
+        default=ParticipationMode.CABINET,
+    )
+    # Caps the professional sets on SNP patients; None means no cap.
+    max_snp_per_day = models.PositiveSmallIntegerField(
+        "patients SNP au plus par jour", null=True, blank=True
+    )
+    max_snp_per_week = models.PositiveSmallIntegerField(
+        "patients SNP au plus par semaine", null=True, blank=True
+    )
+    declares_two_hours = models.BooleanField(
+        "déclare au moins 2 h par semaine pour le SAS", default=False
     )
     active = models.BooleanField("actif", default=True)
 
@@ -80,3 +105,24 @@ class Practice(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.name}, {self.commune.name}"
+
+
+class Delegation(models.Model):
+    """A professional lets a secretary (role délégataire) manage their SNP agenda."""
+
+    professional = models.ForeignKey(
+        Professional, on_delete=models.CASCADE, related_name="delegations"
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "délégation d'agenda"
+        constraints = [
+            models.UniqueConstraint(fields=["professional", "delegate"], name="delegation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegate} → {self.professional}"
