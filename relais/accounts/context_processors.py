@@ -13,6 +13,8 @@ _ACTIONS = [
     "request.create",
     "request.view",
     "request.orient",
+    "request.decide",
+    "request.merge",
     "booking.create",
     "patients.own",
     "agenda.manage",

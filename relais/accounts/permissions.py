@@ -22,6 +22,8 @@ POLICY: dict[str, set[str]] = {
         "scope:requests:write",
     },
     "request.orient": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
+    "request.decide": {Role.REGULATEUR},
+    "request.merge": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR},
     "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "booking.cancel": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "patients.own": {Role.EFFECTEUR},

@@ -22,9 +22,11 @@ OUTCOMES = [
     (RequestStatus.NOSHOW, "Non venu"),
     (RequestStatus.CANCELLED, "Annulé"),
     (RequestStatus.REDIRECTED, "Réorienté 15 / urgences"),
+    (RequestStatus.ORIENTED, "Orienté ailleurs (PDSA, pharmacie)"),
     (RequestStatus.UNPLACED, "Sans solution"),
     (RequestStatus.BOOKED, "Rendez-vous à venir"),
     (RequestStatus.OPEN, "À orienter"),
+    (RequestStatus.TO_REGULATE, "À réguler"),
 ]
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from relais.agenda.models import Slot, SlotStatus
@@ -119,10 +120,21 @@ def booking_create(
             )
             if not taken:
                 raise SlotUnavailable()
-            claimed = Request.objects.filter(pk=request.pk, status=RequestStatus.OPEN).update(
-                status=RequestStatus.BOOKED, updated_at=now
+            claimed = (
+                Request.objects.filter(pk=request.pk, status=RequestStatus.OPEN)
+                .filter(Q(red_flag=False) | Q(red_flag_override_at__isnull=False))
+                .update(status=RequestStatus.BOOKED, updated_at=now)
             )
             if not claimed:
+                if Request.objects.filter(
+                    pk=request.pk, red_flag=True, red_flag_override_at__isnull=True
+                ).exists():
+                    raise ApplicationError(
+                        "Signe de gravité : proposez le transfert au 15. Un créneau de "
+                        "médecine générale ne peut être réservé que si un médecin régulateur "
+                        "lève l'alerte.",
+                        code="red_flag",
+                    )
                 raise ApplicationError(
                     "Cette demande n'est plus à orienter (déjà orientée ou close).",
                     code="request_not_open",

@@ -4,7 +4,15 @@ from django import forms
 from django.utils import timezone
 
 from relais.directory.selectors import doctor_by_rpps, doctors_named
-from relais.regulation.models import Channel, Motif, RequestStatus, UrgencyBand
+from relais.regulation.models import (
+    Channel,
+    Decision,
+    Motif,
+    Priority,
+    RequestStatus,
+    Track,
+    UrgencyBand,
+)
 from relais.territory.selectors import commune_get, communes_named
 
 INSEE_IN_LABEL = re.compile(r"\b(\d[0-9AB]\d{3})\s*$")
@@ -42,6 +50,11 @@ class RequestForm(forms.Form):
     urgency = forms.ChoiceField(
         label="Délai de prise en charge", choices=UrgencyBand.choices, initial=UrgencyBand.H12_24
     )
+    priority = forms.ChoiceField(
+        label="Priorité", choices=[("", "—"), *Priority.choices], required=False
+    )
+    track = forms.ChoiceField(label="Filière", choices=[("", "—"), *Track.choices], required=False)
+    to_regulate = forms.BooleanField(label="Transmettre au médecin régulateur", required=False)
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]
@@ -108,3 +121,20 @@ CLOSE_CHOICES = [
 class CloseForm(forms.Form):
     outcome = forms.ChoiceField(label="Issue", choices=CLOSE_CHOICES)
     reason = forms.CharField(label="Précision", max_length=300)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(label="Décision", choices=Decision.choices)
+    urgency = forms.ChoiceField(
+        label="Délai", choices=[("", "inchangé"), *UrgencyBand.choices], required=False
+    )
+    note = forms.CharField(
+        label="Conseil / commentaire",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class OverrideForm(forms.Form):
+    reason = forms.CharField(label="Raison de la levée d'alerte", max_length=300)

@@ -76,13 +76,40 @@ class UrgencyBand(models.TextChoices):
         return int(self.value.split("-")[1].rstrip("h"))
 
 
+class Priority(models.TextChoices):
+    P0 = "P0", "P0 — départ réflexe"
+    P1 = "P1", "P1 — urgence vitale"
+    P2 = "P2", "P2 — urgence"
+    P3 = "P3", "P3 — soin non programmé"
+
+
+class Track(models.TextChoices):
+    AMU = "amu", "Aide médicale urgente"
+    MG = "mg", "Médecine générale"
+
+
+class Decision(models.TextChoices):
+    """What the médecin régulateur decides."""
+
+    CONSEIL = "conseil", "Conseil médical"
+    TELECONSULTATION = "teleconsultation", "Téléconsultation"
+    CONSULTATION = "consultation", "Consultation SNP"
+    VISITE = "visite", "Visite à domicile"
+    URGENCES = "urgences", "Urgences (SAU)"
+    SMUR = "smur", "SMUR / ambulance"
+    PDSA = "pdsa", "PDSA / maison médicale de garde"
+    PHARMACIE = "pharmacie", "Pharmacie"
+
+
 class RequestStatus(models.TextChoices):
+    TO_REGULATE = "to_regulate", "À réguler"
     OPEN = "open", "À orienter"
     BOOKED = "booked", "Rendez-vous pris"
     DONE = "done", "Patient vu"
     NOSHOW = "noshow", "Non venu"
     ADVICE = "advice", "Conseil médical"
     REDIRECTED = "redirected", "Réorienté 15 / urgences"
+    ORIENTED = "oriented", "Orienté ailleurs (PDSA, pharmacie)"
     UNPLACED = "unplaced", "Sans solution"
     CANCELLED = "cancelled", "Annulée"
 
@@ -92,6 +119,7 @@ CLOSED_STATUSES = {
     RequestStatus.NOSHOW,
     RequestStatus.ADVICE,
     RequestStatus.REDIRECTED,
+    RequestStatus.ORIENTED,
     RequestStatus.UNPLACED,
     RequestStatus.CANCELLED,
 }
@@ -126,6 +154,29 @@ class Request(PublicIdModel, TimestampedModel):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     closing_reason = models.CharField("motif de clôture", max_length=300, blank=True)
+    # ARM qualification.
+    priority = models.CharField("priorité", max_length=2, choices=Priority.choices, blank=True)
+    track = models.CharField("filière", max_length=3, choices=Track.choices, blank=True)
+    # Médecin régulateur decision: who, when, what.
+    decision = models.CharField("décision", max_length=20, choices=Decision.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    advice_note = models.TextField("conseil donné", blank=True)
+    # Red flags found in the motif: a GP slot cannot be booked until a médecin
+    # régulateur lifts the alert with a reason (recorded).
+    red_flag = models.BooleanField("signe de gravité", default=False)
+    red_flag_reasons = models.CharField(max_length=300, blank=True)
+    red_flag_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    red_flag_override_reason = models.CharField(max_length=300, blank=True)
+    red_flag_override_at = models.DateTimeField(null=True, blank=True)
+    # Same patient asked for twice (e.g. SAS and CPTS) within 48 h.
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -141,6 +192,10 @@ class Request(PublicIdModel, TimestampedModel):
     @property
     def is_open(self) -> bool:
         return self.status == RequestStatus.OPEN
+
+    @property
+    def red_flag_blocks_booking(self) -> bool:
+        return self.red_flag and self.red_flag_override_at is None
 
 
 class RequestEvent(models.Model):

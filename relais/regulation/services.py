@@ -3,7 +3,7 @@
 import csv
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
@@ -16,11 +16,14 @@ from relais.directory.models import Professional
 from relais.regulation.models import (
     CLOSED_STATUSES,
     Channel,
+    Decision,
     Motif,
     Patient,
+    Priority,
     Request,
     RequestEvent,
     RequestStatus,
+    Track,
     UrgencyBand,
 )
 from relais.territory.models import Commune
@@ -31,10 +34,19 @@ REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read ove
 
 # Allowed transitions of a request. Anything else is refused with a clear message.
 TRANSITIONS: dict[str, set[str]] = {
+    RequestStatus.TO_REGULATE: {
+        RequestStatus.OPEN,
+        RequestStatus.ADVICE,
+        RequestStatus.REDIRECTED,
+        RequestStatus.ORIENTED,
+        RequestStatus.CANCELLED,
+    },
     RequestStatus.OPEN: {
+        RequestStatus.TO_REGULATE,  # the operator asks for the regulator's opinion
         RequestStatus.BOOKED,
         RequestStatus.ADVICE,
         RequestStatus.REDIRECTED,
+        RequestStatus.ORIENTED,
         RequestStatus.UNPLACED,
         RequestStatus.CANCELLED,
     },
@@ -143,13 +155,24 @@ def request_create(
     urgency: str = UrgencyBand.H12_24,
     created_by=None,
     scope: Scope | None = None,
+    priority: str = "",
+    track: str = "",
+    to_regulate: bool = False,
 ) -> Request:
+    """Capture a request once, whatever the door. Red flags in the motif are looked
+    for here (they block GP booking until a médecin régulateur lifts them), and an
+    open request of the same patient in the last 48 h is flagged as a duplicate."""
     if channel not in Channel.values:
         raise ApplicationError("Canal inconnu.")
     if urgency not in UrgencyBand.values:
         raise ApplicationError("Délai inconnu.")
     if motif is None and not motif_text.strip():
         raise ApplicationError("Indiquez un motif (code CISP-2 ou texte).")
+    if priority and priority not in Priority.values:
+        raise ApplicationError("Priorité inconnue (P0 à P3).")
+    if track and track not in Track.values:
+        raise ApplicationError("Filière inconnue.")
+    flags = red_flags_of(motif=motif, motif_text=motif_text)
     commune = patient.commune
     sas = getattr(commune.departement, "sas", None)
     if sas is None:
@@ -177,15 +200,145 @@ def request_create(
                     sas=sas,
                     cpts=cpts,
                     created_by=created_by,
+                    priority=priority,
+                    track=track,
+                    status=RequestStatus.TO_REGULATE if to_regulate else RequestStatus.OPEN,
+                    red_flag=bool(flags),
+                    red_flag_reasons=", ".join(flags)[:300],
+                    duplicate_of=_recent_request_of(patient, now=timezone.now()),
                 )
                 RequestEvent.objects.create(
-                    request=req, actor=created_by, to_status=req.status, note="Demande créée"
+                    request=req,
+                    actor=created_by,
+                    to_status=req.status,
+                    note="Demande créée"
+                    + (f" — signe de gravité : {req.red_flag_reasons}" if flags else ""),
                 )
                 audit_record(user=created_by, action="create", obj=req)
                 return req
         except IntegrityError:  # reference collision, astronomically rare: draw again
             continue
     raise ApplicationError("Impossible de créer la demande, réessayez.")
+
+
+def red_flags_of(*, motif: Motif | None, motif_text: str) -> list[str]:
+    """Severity signs in the free text, plus a motif that itself calls for the 15."""
+    from relais.regulation.matching import get_matcher
+
+    reasons = []
+    if motif_text.strip():
+        result = get_matcher().match(motif_text[:2000], limit=1)
+        reasons += result.red_flag_reasons if result.red_flag else []
+    if motif is not None and motif.refer_to_15 and motif.label not in reasons:
+        reasons.append(motif.label)
+    return reasons
+
+
+def _recent_request_of(patient: Patient, *, now) -> Request | None:
+    return (
+        Request.objects.filter(patient=patient, created_at__gte=now - timedelta(hours=48))
+        .exclude(status__in=CLOSED_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+# What each decision of the médecin régulateur does to the request.
+DECISION_OUTCOMES = {
+    Decision.CONSEIL: RequestStatus.ADVICE,
+    Decision.TELECONSULTATION: RequestStatus.OPEN,
+    Decision.CONSULTATION: RequestStatus.OPEN,
+    Decision.VISITE: RequestStatus.OPEN,
+    Decision.URGENCES: RequestStatus.REDIRECTED,
+    Decision.SMUR: RequestStatus.REDIRECTED,
+    Decision.PDSA: RequestStatus.ORIENTED,
+    Decision.PHARMACIE: RequestStatus.ORIENTED,
+}
+
+
+def request_decide(
+    *, request: Request, user, decision: str, urgency: str | None = None, note: str = ""
+) -> Request:
+    """The médecin régulateur's decision, recorded with who and when. A consultation
+    (office, teleconsultation, home visit) puts the request in the OSNP worklist."""
+    if decision not in DECISION_OUTCOMES:
+        raise ApplicationError("Décision inconnue.")
+    if urgency and urgency not in UrgencyBand.values:
+        raise ApplicationError("Délai inconnu.")
+    if decision == Decision.CONSEIL and not note.strip():
+        raise ApplicationError("Résumez le conseil donné au patient.")
+    target = DECISION_OUTCOMES[decision]
+    now = timezone.now()
+    label = Decision(decision).label
+    with transaction.atomic():
+        if target != request.status:
+            request_transition(
+                request=request,
+                to_status=target,
+                actor=user,
+                note=f"Décision du régulateur : {label}" + (f" — {note}" if note else ""),
+            )
+        fields = {"decision": decision, "decided_by": user, "decided_at": now}
+        if decision == Decision.CONSEIL:
+            fields["advice_note"] = note.strip()
+        if urgency:
+            fields["urgency"] = urgency
+        Request.objects.filter(pk=request.pk).update(**fields)
+        for key, value in fields.items():
+            setattr(request, key, value)
+        audit_record(user=user, action="update", obj=request, reason=f"décision {decision}")
+    return request
+
+
+def request_override_red_flag(*, request: Request, user, reason: str) -> Request:
+    """Only a médecin régulateur lifts a red flag, with a reason kept on the request."""
+    if not reason.strip():
+        raise ApplicationError("Indiquez pourquoi l'alerte est levée.")
+    now = timezone.now()
+    updated = Request.objects.filter(
+        pk=request.pk, red_flag=True, red_flag_override_at__isnull=True
+    ).update(
+        red_flag_override_by=user,
+        red_flag_override_reason=reason.strip()[:300],
+        red_flag_override_at=now,
+    )
+    if not updated:
+        raise ApplicationError("Aucune alerte à lever sur cette demande.")
+    RequestEvent.objects.create(
+        request=request,
+        actor=user,
+        from_status=request.status,
+        to_status=request.status,
+        note=f"Alerte de gravité levée par le régulateur : {reason.strip()[:200]}",
+    )
+    audit_record(user=user, action="update", obj=request, reason="levée d'alerte")
+    request.red_flag_override_by, request.red_flag_override_at = user, now
+    request.red_flag_override_reason = reason.strip()[:300]
+    return request
+
+
+def request_merge(*, duplicate: Request, into: Request, user=None) -> Request:
+    """Close a duplicate request into the one kept (same patient, asked twice)."""
+    if duplicate.pk == into.pk or duplicate.patient_id != into.patient_id:
+        raise ApplicationError("Seules deux demandes du même patient peuvent être fusionnées.")
+    with transaction.atomic():
+        request_transition(
+            request=duplicate,
+            to_status=RequestStatus.CANCELLED,
+            actor=user,
+            note=f"Doublon de {into.reference}, fusionnée",
+        )
+        RequestEvent.objects.create(
+            request=into,
+            actor=user,
+            from_status=into.status,
+            to_status=into.status,
+            note=f"Demande {duplicate.reference} ({duplicate.get_channel_display()}) fusionnée ici",
+        )
+        if duplicate.motif_text and duplicate.motif_text not in into.motif_text:
+            into.motif_text = f"{into.motif_text}\n[{duplicate.reference}] {duplicate.motif_text}"
+            into.save(update_fields=["motif_text", "updated_at"])
+    return into
 
 
 def request_transition(

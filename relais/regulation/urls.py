@@ -9,4 +9,9 @@ urlpatterns = [
     path("demandes/motifs/", views.motif_suggest, name="motif_suggest"),
     path("demandes/<uuid:public_id>/", views.request_detail, name="request_detail"),
     path("demandes/<uuid:public_id>/cloturer/", views.request_close, name="request_close"),
+    path("demandes/<uuid:public_id>/decision/", views.request_decide_view, name="request_decide"),
+    path(
+        "demandes/<uuid:public_id>/lever-alerte/", views.request_override, name="request_override"
+    ),
+    path("demandes/<uuid:public_id>/fusionner/", views.request_merge_view, name="request_merge"),
 ]

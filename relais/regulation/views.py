@@ -2,11 +2,14 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from relais.accounts.models import Role
 from relais.accounts.permissions import require, scope_for
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of, level2_calls_of
-from relais.regulation.forms import CloseForm, RequestForm
+from relais.regulation.forms import CloseForm, DecisionForm, OverrideForm, RequestForm
+from relais.regulation.handover import handover_initial
+from relais.regulation.models import RequestStatus
 from relais.regulation.selectors import (
     motif_suggestions,
     request_get_for_user,
@@ -17,6 +20,9 @@ from relais.regulation.services import (
     PatientInput,
     patient_find_or_create,
     request_create,
+    request_decide,
+    request_merge,
+    request_override_red_flag,
     request_transition,
 )
 
@@ -25,16 +31,29 @@ from relais.regulation.services import (
 def worklist(request):
     scope = scope_for(request.user)
     open_requests = list(requests_worklist(scope=scope)[:200])
-    recent = list(requests_for(scope=scope).exclude(status="open").order_by("-updated_at")[:20])
+    to_regulate = list(
+        requests_for(scope=scope, statuses=[RequestStatus.TO_REGULATE]).order_by(
+            "priority", "created_at"
+        )[:200]
+    )
+    recent = list(
+        requests_for(scope=scope)
+        .exclude(status__in=[RequestStatus.OPEN, RequestStatus.TO_REGULATE])
+        .order_by("-updated_at")[:20]
+    )
     return render(
-        request, "regulation/worklist.html", {"open_requests": open_requests, "recent": recent}
+        request,
+        "regulation/worklist.html",
+        {"open_requests": open_requests, "recent": recent, "to_regulate": to_regulate},
     )
 
 
 @require("request.create")
 def request_new(request):
     scope = scope_for(request.user)
-    form = RequestForm(request.POST or None)
+    initial = {"to_regulate": Role.ARM in scope.roles and Role.OPERATEUR not in scope.roles}
+    initial.update(handover_initial(request.GET))
+    form = RequestForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -58,6 +77,9 @@ def request_new(request):
                 urgency=data["urgency"],
                 created_by=request.user,
                 scope=scope,
+                priority=data["priority"],
+                track=data["track"],
+                to_regulate=data["to_regulate"],
             )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -81,6 +103,8 @@ def request_detail(request, public_id):
             "level2_calls": level2_calls_of(request=req),
             "events": req.events.select_related("actor"),
             "close_form": CloseForm(),
+            "decision_form": DecisionForm(),
+            "override_form": OverrideForm(),
         },
     )
 
@@ -114,3 +138,62 @@ def motif_suggest(request):
     text = request.GET.get("motif_text", "")
     result = motif_suggestions(text=text, limit=4) if len(text.strip()) >= 3 else None
     return render(request, "regulation/partials/motif_suggestions.html", {"result": result})
+
+
+@require_POST
+@require("request.decide")
+def request_decide_view(request, public_id):
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choisissez une décision.")
+    else:
+        try:
+            request_decide(
+                request=req,
+                user=request.user,
+                decision=form.cleaned_data["decision"],
+                urgency=form.cleaned_data["urgency"] or None,
+                note=form.cleaned_data["note"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Décision enregistrée : {req.get_decision_display()}.")
+    return redirect("regulation:request_detail", public_id=req.public_id)
+
+
+@require_POST
+@require("request.decide")
+def request_override(request, public_id):
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    form = OverrideForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ApplicationError("Indiquez pourquoi l'alerte est levée.")
+        request_override_red_flag(
+            request=req, user=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Alerte levée : la réservation d'un créneau est possible.")
+    return redirect("regulation:request_detail", public_id=req.public_id)
+
+
+@require_POST
+@require("request.merge")
+def request_merge_view(request, public_id):
+    scope = scope_for(request.user)
+    duplicate = request_get_for_user(scope=scope, public_id=public_id)
+    if duplicate.duplicate_of_id is None:
+        messages.error(request, "Cette demande n'a pas de doublon signalé.")
+        return redirect("regulation:request_detail", public_id=duplicate.public_id)
+    into = request_get_for_user(scope=scope, public_id=duplicate.duplicate_of.public_id)
+    try:
+        request_merge(duplicate=duplicate, into=into, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("regulation:request_detail", public_id=duplicate.public_id)
+    messages.success(request, f"Demande fusionnée dans {into.reference}.")
+    return redirect("regulation:request_detail", public_id=into.public_id)

@@ -155,9 +155,11 @@ def test_it_shows_the_dashboard_of_the_regulators_sas(client, march, regis, sas9
         "Non venu": 1,
         "Annulé": 0,
         "Réorienté 15 / urgences": 1,
+        "Orienté ailleurs (PDSA, pharmacie)": 0,
         "Sans solution": 1,
         "Rendez-vous à venir": 1,
         "À orienter": 2,
+        "À réguler": 0,
     }
     motifs = tables["motifs"].rows
     assert motifs == [
