@@ -14,6 +14,7 @@ _ACTIONS = [
     "request.view",
     "request.orient",
     "request.decide",
+    "request.refer",
     "request.merge",
     "booking.create",
     "patients.own",

@@ -23,6 +23,7 @@ POLICY: dict[str, set[str]] = {
     },
     "request.orient": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "request.decide": {Role.REGULATEUR},
+    "request.refer": {Role.EFFECTEUR},
     "request.merge": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR},
     "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "booking.cancel": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
@@ -92,15 +93,17 @@ def scope_for_api_client(client) -> Scope:
     )
 
 
-def require(action: str):
-    """View decorator: login required, then the action must be allowed for the user's roles."""
+def require(*actions: str):
+    """View decorator: login required, then one of the actions must be allowed for the
+    user's roles."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not scope_for(request.user).can(action):
+            scope = scope_for(request.user)
+            if not any(scope.can(action) for action in actions):
                 raise PermissionDenied("Votre rôle ne permet pas cette action.")
             return view(request, *args, **kwargs)
 

@@ -4,7 +4,7 @@ from relais.accounts.permissions import require, scope_for
 from relais.directory.selectors import doctors_search
 
 
-@require("request.create")
+@require("request.create", "request.refer")
 def doctor_autocomplete(request):
     """htmx fragment: options of the médecin traitant field."""
     scope = scope_for(request.user)

@@ -138,3 +138,54 @@ class DecisionForm(forms.Form):
 
 class OverrideForm(forms.Form):
     reason = forms.CharField(label="Raison de la levée d'alerte", max_length=300)
+
+
+YES_NO = [("non", "Non"), ("oui", "Oui")]
+
+
+class WebRequestForm(forms.Form):
+    """The patients' mobile form (web channel). Red-flag questions are fields too."""
+
+    last_name = forms.CharField(label="Nom", max_length=100)
+    first_name = forms.CharField(label="Prénom", max_length=100)
+    birth_date = forms.DateField(
+        label="Date de naissance", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(label="Téléphone portable", max_length=20)
+    email = forms.EmailField(label="E-mail (facultatif)", required=False)
+    commune = forms.ChoiceField(label="Commune")
+    motif_text = forms.CharField(
+        label="Décrivez votre problème", max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    consent = forms.BooleanField(
+        label="J'accepte que mes données soient transmises aux professionnels de santé de la "
+        "CPTS pour organiser ma prise en charge."
+    )
+
+    def __init__(self, *args, communes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        from relais.regulation.web import RED_FLAG_QUESTIONS
+
+        self.fields["commune"].choices = [("", "— choisir —")] + [
+            (c.insee, c.name) for c in communes
+        ]
+        self._communes = {c.insee: c for c in communes}
+        for key, question in RED_FLAG_QUESTIONS:
+            self.fields[f"rf_{key}"] = forms.ChoiceField(
+                label=question, choices=YES_NO, widget=forms.RadioSelect
+            )
+
+    def red_flag_fields(self):
+        return [self[name] for name in self.fields if name.startswith("rf_")]
+
+    def identity_fields(self):
+        return [self[name] for name in self.fields if not name.startswith("rf_")]
+
+    def red_flag_answered_yes(self) -> bool:
+        return any(self.data.get(name) == "oui" for name in self.fields if name.startswith("rf_"))
+
+    clean_phone = RequestForm.clean_phone
+    clean_birth_date = RequestForm.clean_birth_date
+
+    def clean_commune(self):
+        return self._communes[self.cleaned_data["commune"]]

@@ -70,3 +70,13 @@ def motif_suggestions(*, text: str, limit: int = 5):
     from relais.regulation.matching import get_matcher
 
     return get_matcher().match(text[:500], limit=limit)
+
+
+def request_by_follow_token(*, token: str) -> Request | None:
+    """The request a patient's signed follow-up link points to (no login)."""
+    from relais.regulation.tokens import follow_public_id
+
+    public_id = follow_public_id(token)
+    if public_id is None:
+        return None
+    return Request.objects.select_related("cpts").filter(public_id=public_id).first()

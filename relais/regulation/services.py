@@ -371,3 +371,44 @@ def request_transition(
     for key, value in fields.items():
         setattr(request, key, value)
     return request
+
+
+WEB_AUTO_CODE_MIN_SCORE = 0.5
+
+
+def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
+    """A patient's request from the CPTS web form: coded automatically when the matcher
+    is confident, confirmed by SMS/e-mail with a signed follow-up link."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from relais.notifications.models import NotificationChannel
+    from relais.notifications.services import notification_create
+    from relais.regulation.matching import get_matcher
+    from relais.regulation.tokens import follow_token
+
+    best = get_matcher().match(motif_text[:1000], limit=1).suggestions
+    motif = None
+    if best and best[0].score >= WEB_AUTO_CODE_MIN_SCORE:
+        motif = Motif.objects.filter(code=best[0].code).first()
+    with transaction.atomic():
+        patient = patient_find_or_create(data=data)
+        req = request_create(
+            patient=patient, channel=Channel.WEB, motif=motif, motif_text=motif_text
+        )
+        link = settings.SITE_URL + reverse("regulation:follow", args=[follow_token(req)])
+        text = (
+            f"Relais : votre demande {req.reference} est enregistrée auprès de la {cpts.name}. "
+            f"Nous vous rappelons. Suivi : {link}"
+        )
+        notification_create(
+            kind="web_request", channel=NotificationChannel.SMS, recipient=patient.phone, body=text
+        )
+        notification_create(
+            kind="web_request",
+            channel=NotificationChannel.EMAIL,
+            recipient=patient.email,
+            subject="Relais : votre demande de soins est enregistrée",
+            body=text,
+        )
+    return req

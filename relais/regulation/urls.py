@@ -1,11 +1,14 @@
 from django.urls import path
 
-from relais.regulation import views
+from relais.regulation import views, web_views
 
 app_name = "regulation"
 urlpatterns = [
+    path("demande-en-ligne/<uuid:cpts_id>/", web_views.web_request, name="web_request"),
+    path("suivi/<str:token>/", web_views.follow, name="follow"),
     path("demandes/", views.worklist, name="worklist"),
     path("demandes/nouvelle/", views.request_new, name="request_new"),
+    path("pro/adresser/", views.referral_new, name="referral_new"),
     path("demandes/motifs/", views.motif_suggest, name="motif_suggest"),
     path("demandes/<uuid:public_id>/", views.request_detail, name="request_detail"),
     path("demandes/<uuid:public_id>/cloturer/", views.request_close, name="request_close"),

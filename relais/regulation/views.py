@@ -197,3 +197,41 @@ def request_merge_view(request, public_id):
         return redirect("regulation:request_detail", public_id=duplicate.public_id)
     messages.success(request, f"Demande fusionnée dans {into.reference}.")
     return redirect("regulation:request_detail", public_id=into.public_id)
+
+
+@require("request.refer")
+def referral_new(request):
+    """A pharmacist, nurse or physio refers the patient in front of them."""
+    scope = scope_for(request.user)
+    form = RequestForm(request.POST or None, initial={"channel": "professional"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        professional = getattr(request.user, "professional", None)
+        try:
+            patient = patient_find_or_create(
+                data=PatientInput(
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    birth_date=data["birth_date"],
+                    phone=data["phone"],
+                    email=data["email"],
+                    commune=data["commune"],
+                    medecin_traitant=data["medecin_traitant"],
+                ),
+                user=request.user,
+            )
+            by = f"Adressé par {professional.display_name}" if professional else "Adressé"
+            req = request_create(
+                patient=patient,
+                channel="professional",
+                motif=data["motif"],
+                motif_text=f"{data['motif_text']}\n[{by}]".strip(),
+                urgency=data["urgency"],
+                created_by=request.user,
+                scope=scope,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(request, "regulation/referral_done.html", {"req": req})
+    return render(request, "regulation/referral_new.html", {"form": form})

@@ -43,3 +43,11 @@ def cpts_list(*, departement_codes: list[str] | None = None) -> QuerySet[Cpts]:
     if departement_codes:
         qs = qs.filter(sas__departement__code__in=departement_codes)
     return qs
+
+
+def cpts_get_public(*, public_id) -> Cpts | None:
+    return Cpts.objects.select_related("sas").filter(public_id=public_id).first()
+
+
+def cpts_communes(*, cpts: Cpts) -> list[Commune]:
+    return list(cpts.communes.order_by("name"))
