@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -72,6 +72,25 @@ def available_q(*, now: datetime, user=None) -> Q:
     return q
 
 
+def _fits_patient_q(request: Request) -> Q:
+    """Slots whose rule accepts the request's motif (no motif list = all) and whose age
+    range includes the patient (no bound = any age)."""
+    from relais.agenda.models import AvailabilityRule
+
+    q = Q()
+    age = request.patient.age
+    if age is not None:
+        q &= Q(age_min__isnull=True) | Q(age_min__lte=age)
+        q &= Q(age_max__isnull=True) | Q(age_max__gte=age)
+    if request.motif_id is not None:
+        restricted = AvailabilityRule.motifs.through.objects.filter(
+            availabilityrule_id=OuterRef("rule_id")
+        )
+        accepts = restricted.filter(motif_id=request.motif_id)
+        q &= Q(rule__isnull=True) | ~Exists(restricted) | Exists(accepts)
+    return q
+
+
 def slots_ranked_for(
     *,
     request: Request,
@@ -110,6 +129,7 @@ def slots_ranked_for(
     )
     if modality:
         base = base.filter(modality=modality)
+    base = base.filter(_fits_patient_q(request))
     if commune.has_point:
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius

@@ -103,3 +103,35 @@ def test_it_offers_a_slot_only_on_the_channels_its_professional_allowed(cpts_a):
     assert [r.slot for r in slots_ranked_for(request=req)] == [shown]
     assert {r.slot for r in slots_ranked_for(request=req, channel="cpts")} == {hidden, shown}
     assert slots_ranked_for(request=req, channel="public") == []
+
+
+def test_it_offers_only_slots_whose_rule_accepts_the_motif_and_the_patients_age(cpts_a):
+    from datetime import date, time
+
+    from relais.agenda.models import AvailabilityRule
+    from relais.regulation.models import Motif
+
+    pro = f.ProfessionalFactory()
+    kids_ear = AvailabilityRule.objects.create(
+        professional=pro,
+        practice=pro.practices.first(),
+        weekdays=[0],
+        start_time=time(17),
+        end_time=time(19),
+        slot_minutes=20,
+        age_max=15,
+    )
+    kids_ear.motifs.set([Motif.objects.get(code="H01")])
+    for_kids_ears = f.SlotFactory(professional=pro, rule=kids_ear, age_max=15)
+    anyone = f.SlotFactory(start=in_hours(4))
+    adult_cough = f.RequestFactory(
+        patient=f.PatientFactory(birth_date=date(1980, 1, 1)), motif=Motif.objects.get(code="R05")
+    )
+    assert [r.slot for r in slots_ranked_for(request=adult_cough)] == [anyone]
+    child_ear = f.RequestFactory(
+        patient=f.PatientFactory(birth_date=timezone.localdate().replace(year=2020)),
+        motif=Motif.objects.get(code="H01"),
+    )
+    assert [r.slot for r in slots_ranked_for(request=child_ear)] == [for_kids_ears, anyone]
+    child_cough = f.RequestFactory(patient=child_ear.patient, motif=Motif.objects.get(code="R05"))
+    assert [r.slot for r in slots_ranked_for(request=child_cough)] == [anyone]
