@@ -26,6 +26,32 @@ LEVEL_LABELS = {
     LEVEL_OTHER: "Autre professionnel",
 }
 MAX_SLOTS_PER_PROFESSIONAL = 3
+CANDIDATES_PER_RESULT = 8
+# Only what the result shows: building full model instances dominated the search time.
+RANKED_FIELDS = (
+    "public_id",
+    "start",
+    "end",
+    "modality",
+    "status",
+    "held_by",
+    "held_until",
+    "is_plage",
+    "place",
+    "source",
+    "professional__public_id",
+    "professional__first_name",
+    "professional__last_name",
+    "professional__profession",
+    "professional__sas_participant",
+    "professional__cpts_level2",
+    "practice__name",
+    "practice__address",
+    "practice__latitude",
+    "practice__longitude",
+    "practice__phone",
+    "practice__commune__name",
+)
 CHANNEL_FIELDS = {
     Channel.SAS: "for_sas",
     Channel.CPTS: "for_cpts",
@@ -125,6 +151,7 @@ def slots_ranked_for(
         .filter(start__gte=start_min, start__lte=start_max)
         .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
         .select_related("professional", "practice__commune")
+        .only(*RANKED_FIELDS)
         .order_by("start", "place")
     )
     if modality:
@@ -141,12 +168,18 @@ def slots_ranked_for(
     else:  # no coordinates (some overseas collectivities): same commune only
         near = base.filter(practice__commune=commune)
     near = near.exclude(professional__level2_only=True)
+    if traitant_id:
+        near = near.exclude(professional_id=traitant_id)
     # The médecin traitant's slots are fetched apart: they come first whatever the
-    # distance, and must not be crowded out of the nearby candidates.
+    # distance, and must not be crowded out of the nearby candidates. Then each level
+    # is fetched earliest first, a few times the wanted count (the box's corners and
+    # the per-professional cap drop some): the order is level, then time, so no later
+    # row of a level can beat these.
+    participant = Q(professional__sas_participant=True) | Q(professional__cpts_level2=True)
+    per_level = limit * CANDIDATES_PER_RESULT
     candidates = list(base.filter(professional_id=traitant_id)[:20]) if traitant_id else []
-    # The bounding box bounds the rows; 40 candidates per wanted result is plenty
-    # once slots per professional are capped.
-    candidates += [s for s in near[: limit * 40] if s.professional_id != traitant_id]
+    candidates += list(near.filter(participant)[:per_level])
+    candidates += list(near.exclude(participant)[:per_level])
 
     kept: dict[tuple, dict] = {}
     per_professional: dict[int, int] = {}
