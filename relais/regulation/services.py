@@ -95,6 +95,19 @@ class PatientInput:
     email: str = ""
     medecin_traitant: Professional | None = None
 
+    @classmethod
+    def from_cleaned(cls, data: dict) -> "PatientInput":
+        """From a form's cleaned data (intake, referral and web forms share the names)."""
+        return cls(
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            birth_date=data.get("birth_date"),
+            phone=data["phone"],
+            commune=data["commune"],
+            email=data.get("email") or "",
+            medecin_traitant=data.get("medecin_traitant"),
+        )
+
 
 def normalize_phone(phone: str) -> str:
     digits = "".join(c for c in phone if c.isdigit() or c == "+")

@@ -58,15 +58,7 @@ def request_new(request):
         data = form.cleaned_data
         try:
             patient = patient_find_or_create(
-                data=PatientInput(
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    birth_date=data["birth_date"],
-                    phone=data["phone"],
-                    email=data["email"],
-                    commune=data["commune"],
-                    medecin_traitant=data["medecin_traitant"],
-                ),
+                data=PatientInput.from_cleaned(data),
                 user=request.user,
             )
             req = request_create(
@@ -209,15 +201,7 @@ def referral_new(request):
         professional = getattr(request.user, "professional", None)
         try:
             patient = patient_find_or_create(
-                data=PatientInput(
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    birth_date=data["birth_date"],
-                    phone=data["phone"],
-                    email=data["email"],
-                    commune=data["commune"],
-                    medecin_traitant=data["medecin_traitant"],
-                ),
+                data=PatientInput.from_cleaned(data),
                 user=request.user,
             )
             by = f"Adressé par {professional.display_name}" if professional else "Adressé"
@@ -234,4 +218,4 @@ def referral_new(request):
             form.add_error(None, exc.message)
         else:
             return render(request, "regulation/referral_done.html", {"req": req})
-    return render(request, "regulation/referral_new.html", {"form": form})
+    return render(request, "regulation/request_new.html", {"form": form, "referral": True})

@@ -36,14 +36,7 @@ def web_request(request, cpts_id):
             try:
                 req = web_request_submit(
                     cpts=cpts,
-                    data=PatientInput(
-                        first_name=data["first_name"],
-                        last_name=data["last_name"],
-                        birth_date=data["birth_date"],
-                        phone=data["phone"],
-                        email=data["email"],
-                        commune=data["commune"],
-                    ),
+                    data=PatientInput.from_cleaned(data),
                     motif_text=data["motif_text"],
                 )
             except ApplicationError as exc:
