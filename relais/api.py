@@ -1,12 +1,13 @@
 """The JSON API at /api/v1/: one NinjaAPI, routers from each app, errors mapped here."""
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from relais.accounts.permissions import Scope, scope_for, scope_for_api_client
-from relais.accounts.services import api_client_authenticate
+from relais.accounts.services import api_client_authenticate, api_client_throttled
 from relais.core.errors import ApplicationError
 
 
@@ -17,6 +18,10 @@ class ClientToken(HttpBearer):
         client = api_client_authenticate(token=token)
         if client is None:
             return None
+        if api_client_throttled(
+            client=client, bucket="api", limit_per_minute=settings.RELAIS_API_RATE_LIMIT
+        ):
+            raise HttpError(429, "Trop de requêtes : réessayez dans une minute.")
         request.api_client = client
         request.relais_scope = scope_for_api_client(client)
         return client
@@ -90,7 +95,8 @@ def authentication_error(request, exc):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    return _error(request, exc.status_code, "http_error", str(exc))
+    code = "throttled" if exc.status_code == 429 else "http_error"
+    return _error(request, exc.status_code, code, str(exc))
 
 
 @api.get("/health", auth=None, tags=["système"], summary="État du service")

@@ -57,3 +57,18 @@ def api_client_authenticate(*, token: str) -> ApiClient | None:
     if client is not None:
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
     return client
+
+
+def api_client_throttled(*, client: ApiClient, bucket: str, limit_per_minute: int) -> bool:
+    """Per-client fixed-window rate limit (one counter per client, bucket and minute).
+
+    Counted in Django's cache: configure a shared cache (e.g. Redis) in production so
+    that all web workers count together."""
+    from django.core.cache import cache
+
+    key = f"rate:{bucket}:{client.public_id}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=70)
+    try:
+        return cache.incr(key) > limit_per_minute
+    except ValueError:  # the key expired between add and incr
+        return False

@@ -8,7 +8,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from relais.accounts.permissions import require, scope_for, scope_for_api_client
-from relais.accounts.services import api_client_authenticate
+from relais.accounts.services import api_client_authenticate, api_client_throttled
 from relais.agenda.models import Slot, SlotStatus
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
@@ -66,12 +65,9 @@ def _status_for(exc: ApplicationError) -> int:
 
 
 def _rate_limited(client) -> bool:
-    key = f"fhir-rate:{client.public_id}:{timezone.now():%Y%m%d%H%M}"
-    cache.add(key, 0, timeout=70)
-    try:
-        return cache.incr(key) > RATE_LIMIT_PER_MINUTE
-    except ValueError:
-        return False
+    return api_client_throttled(
+        client=client, bucket="fhir", limit_per_minute=RATE_LIMIT_PER_MINUTE
+    )
 
 
 def fhir_endpoint(actions: dict[str, str]):

@@ -198,3 +198,18 @@ def test_it_launches_niveau2_and_addresses_surnumeraire_through_the_api(client, 
     )
     assert response.status_code == 201
     assert response.json()["professional"] == doctor.display_name
+
+
+def test_it_throttles_a_client_beyond_its_rate_limit(client, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RELAIS_API_RATE_LIMIT = 2
+    token = make_token("motifs:read")
+    codes = [
+        client.get("/api/v1/motifs/suggest", {"q": "toux"}, **auth(token)).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    throttled = client.get("/api/v1/motifs/suggest", {"q": "toux"}, **auth(token))
+    assert throttled.json()["error"]["code"] == "throttled"
