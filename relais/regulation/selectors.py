@@ -56,7 +56,7 @@ def patients_search(*, scope: Scope, query: str, limit: int = 8) -> list[Patient
             Q(requests__sas_id__in=scope.sas_ids) | Q(requests__cpts_id__in=scope.cpts_ids)
         )
         .filter(Q(last_name__istartswith=query) | Q(phone__startswith=query))
-        .select_related("commune")
+        .select_related("commune", "medecin_traitant")
         .distinct()[:limit]
     )
 

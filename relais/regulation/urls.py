@@ -10,6 +10,7 @@ urlpatterns = [
     path("demandes/nouvelle/", views.request_new, name="request_new"),
     path("pro/adresser/", views.referral_new, name="referral_new"),
     path("demandes/motifs/", views.motif_suggest, name="motif_suggest"),
+    path("demandes/patients/", views.patient_lookup, name="patient_lookup"),
     path("demandes/<uuid:public_id>/", views.request_detail, name="request_detail"),
     path("demandes/<uuid:public_id>/cloturer/", views.request_close, name="request_close"),
     path("demandes/<uuid:public_id>/decision/", views.request_decide_view, name="request_decide"),

@@ -4,7 +4,7 @@ from django.views.decorators.http import require_POST
 
 from relais.accounts.models import Role
 from relais.accounts.permissions import require, scope_for
-from relais.audit.services import audit_record
+from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of, level2_calls_of
 from relais.regulation.forms import CloseForm, DecisionForm, OverrideForm, RequestForm
@@ -12,6 +12,7 @@ from relais.regulation.handover import handover_initial
 from relais.regulation.models import RequestStatus
 from relais.regulation.selectors import (
     motif_suggestions,
+    patients_search,
     request_get_for_user,
     requests_for,
     requests_worklist,
@@ -219,3 +220,13 @@ def referral_new(request):
         else:
             return render(request, "regulation/referral_done.html", {"req": req})
     return render(request, "regulation/request_new.html", {"form": form, "referral": True})
+
+
+@require("request.create")
+def patient_lookup(request):
+    """htmx fragment: known patients of the territory matching the typed name, so that
+    the same person is taken up again rather than typed twice."""
+    scope = scope_for(request.user)
+    patients = patients_search(scope=scope, query=request.GET.get("last_name", ""))
+    audit_record_reads(user=request.user, objects=patients, reason="recherche patient")
+    return render(request, "regulation/partials/patient_matches.html", {"patients": patients})

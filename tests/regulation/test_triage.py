@@ -155,3 +155,18 @@ def test_it_merges_from_the_request_page(client, olivia, cpts_a):
     assert "Doublon possible" in page.decode()
     client.post(reverse("regulation:request_merge", args=[second.public_id]))
     assert Request.objects.get(pk=second.pk).status == RequestStatus.CANCELLED
+
+
+def test_it_finds_known_patients_of_the_territory_only(client, olivia, oscar, cpts_a):
+    from relais.audit.models import AuditEvent
+
+    req = new_request(olivia, "toux")
+    client.force_login(olivia)
+    url = reverse("regulation:patient_lookup")
+    page = client.get(url, {"last_name": "dur"}).content.decode()
+    assert "DURAND Lucie" in page and 'data-commune="Évry-Courcouronnes (91000) — 91228"' in page
+    assert AuditEvent.objects.filter(
+        user=olivia, action="read", object_id=str(req.patient.public_id)
+    ).exists()
+    client.force_login(oscar)  # another SAS
+    assert "DURAND" not in client.get(url, {"last_name": "dur"}).content.decode()
