@@ -83,6 +83,10 @@ class IndicatorsOut(Schema):
     )
     slots_used: int = Field(description="Parmi eux, créneaux ayant un rendez-vous non annulé.")
     slots_use_rate: float = Field(description="slots_used / slots_published, 4 décimales.")
+    bookings_by_kind: dict[str, int] = Field(
+        description="Rendez-vous non annulés par type : slot (créneau publié), surnumeraire, "
+        "niveau2."
+    )
 
 
 def _territory_filter(scope: Scope, territory: str | None) -> dict:

@@ -32,7 +32,12 @@ from relais.accounts.permissions import Scope
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import NotFound
 from relais.directory.models import Profession, Professional
-from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
+from relais.orientation.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingKind,
+    BookingStatus,
+)
 from relais.regulation.models import Channel, Motif, Request, RequestStatus
 from relais.territory.models import Cpts, Sas
 
@@ -295,6 +300,10 @@ def indicators_compute(
         by_profession[profession] += n
         accepted += 1
 
+    # 6. How the patients were placed: published slot, surnuméraire or niveau 2.
+    by_kind = dict.fromkeys(BookingKind.values, 0)
+    by_kind.update(dict(bookings.values_list("kind").annotate(n=Count("pk")).order_by()))
+
     total = counts["total"]
     return {
         "start": start,
@@ -322,6 +331,7 @@ def indicators_compute(
         "slots_published": slot_figures["published"],
         "slots_used": slot_figures["used"],
         "slots_use_rate": _rate(slot_figures["used"], slot_figures["published"]),
+        "bookings_by_kind": by_kind,
     }
 
 

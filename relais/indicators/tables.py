@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from relais.directory.models import Profession
+from relais.orientation.models import BookingKind
 from relais.regulation.models import Channel, RequestStatus
 
 WEEKDAYS = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche"]
@@ -188,6 +189,13 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         [[label, now["solicited_by_profession"][value]] for value, label in Profession.choices],
         chart={"type": "bar", "series": [1]},
     )
+    kinds = DataTable(
+        "placements",
+        "Rendez-vous par type de placement",
+        ["Type", "Rendez-vous"],
+        [[label, now["bookings_by_kind"][value]] for value, label in BookingKind.choices],
+        chart={"type": "bar", "series": [1]},
+    )
     daily = DataTable(
         "jours",
         "Série quotidienne",
@@ -233,6 +241,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         outcomes,
         motifs,
         professions,
+        kinds,
         daily,
         weekly,
         demand,
@@ -275,4 +284,13 @@ def contract_table(contract: dict) -> DataTable:
     )
 
 
-REPORT_SLUGS = ["contrat", "synthese", "canaux", "issues", "motifs", "professions", "semaines"]
+REPORT_SLUGS = [
+    "contrat",
+    "synthese",
+    "canaux",
+    "issues",
+    "motifs",
+    "professions",
+    "placements",
+    "semaines",
+]

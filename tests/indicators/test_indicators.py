@@ -79,11 +79,12 @@ def test_it_computes_every_figure_of_a_known_month(march, sas91):
         "slots_published": 5,
         "slots_used": 4,
         "slots_use_rate": 0.8,
+        "bookings_by_kind": {"slot": 4, "surnumeraire": 0, "niveau2": 0},
     }
 
 
 def test_it_uses_a_fixed_number_of_queries(march, sas91):
-    expected = 5 if connection.vendor == "postgresql" else 6
+    expected = 6 if connection.vendor == "postgresql" else 7
     with CaptureQueriesContext(connection) as queries:
         indicators_compute(**MARCH, sas_ids={sas91.pk})
     assert len(queries) == expected
@@ -274,3 +275,32 @@ def test_it_refuses_dates_out_of_range_instead_of_crashing():
     with pytest.raises(ApplicationError, match="hors limites"):
         period_check(start=date(1, 1, 1), end=date(1, 1, 1))
     period_check(start=date(2026, 1, 1), end=date(2026, 12, 31))
+
+
+@pytest.mark.django_db
+def test_it_counts_bookings_by_kind_of_placement(cpts_a, sas91):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from relais.indicators.selectors import indicators_compute
+    from relais.orientation.services import (
+        booking_create,
+        level2_accept,
+        level2_launch,
+        surnumeraire_address,
+    )
+
+    soon = timezone.now() + timedelta(hours=2)
+    booking_create(request=f.RequestFactory(), slot=f.SlotFactory())
+    surnumeraire_address(
+        request=f.RequestFactory(),
+        professional=f.ProfessionalFactory(accepts_surnumeraire=True),
+        start=soon,
+    )
+    f.ProfessionalFactory(cpts_level2=True)
+    call = level2_launch(request=f.RequestFactory())
+    level2_accept(offer=call.offers.get(), start=soon + timedelta(hours=1))
+    today = timezone.localdate()
+    figures = indicators_compute(start=today, end=today, sas_ids={sas91.pk})
+    assert figures["bookings_by_kind"] == {"slot": 1, "surnumeraire": 1, "niveau2": 1}
