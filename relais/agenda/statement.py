@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from relais.agenda.models import Slot, SlotStatus
@@ -41,9 +42,9 @@ class Statement:
     majoration_eur: Decimal
     weekly_cap: int
     weeks: list[WeekLine] = field(default_factory=list)
-    # Not recorded by Relais yet (orientation has no surnuméraire / niveau 2 booking type).
-    surnumeraire: int | None = None
-    level2: int | None = None
+    # Patients taken beyond the published slots (non-cancelled bookings in the month).
+    surnumeraire: int = 0
+    level2: int = 0
 
     @property
     def consultations(self) -> int:
@@ -76,17 +77,39 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 
 
 def participation_statement(*, professional: Professional, month: date) -> Statement:
-    from relais.orientation.models import Booking, BookingStatus
+    from relais.orientation.models import Booking, BookingKind, BookingStatus
 
     start, end = month_bounds(month)
+    cpts = professional.cpts
+    amount = cpts.majoration_eur if cpts and cpts.majoration_eur is not None else None
+    cap = cpts.majoration_weekly_cap if cpts and cpts.majoration_weekly_cap is not None else None
     statement = Statement(
         professional=professional,
         month=month.replace(day=1),
         majoration_eur=Decimal(
-            str(getattr(settings, "RELAIS_SNP_MAJORATION_EUR", DEFAULT_MAJORATION_EUR))
+            str(
+                amount
+                if amount is not None
+                else getattr(settings, "RELAIS_SNP_MAJORATION_EUR", DEFAULT_MAJORATION_EUR)
+            )
         ),
-        weekly_cap=int(getattr(settings, "RELAIS_SNP_MAJORATION_WEEKLY_CAP", DEFAULT_WEEKLY_CAP)),
+        weekly_cap=int(
+            cap
+            if cap is not None
+            else getattr(settings, "RELAIS_SNP_MAJORATION_WEEKLY_CAP", DEFAULT_WEEKLY_CAP)
+        ),
     )
+    kinds = dict(
+        Booking.objects.filter(
+            slot__professional=professional, slot__start__gte=start, slot__start__lt=end
+        )
+        .exclude(status=BookingStatus.CANCELLED)
+        .values_list("kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    statement.surnumeraire = kinds.get(BookingKind.SURNUMERAIRE, 0)
+    statement.level2 = kinds.get(BookingKind.NIVEAU2, 0)
     weeks: dict[tuple[int, int], WeekLine] = {}
 
     def line(moment: datetime) -> WeekLine:
@@ -123,3 +146,46 @@ def participation_statement(*, professional: Professional, month: date) -> State
         week.amount = statement.majoration_eur * week.majorations
     statement.weeks = [weeks[k] for k in sorted(weeks)]
     return statement
+
+
+def statement_tables(statement: Statement):
+    """The statement as tables (for the PDF, through the indicators' report builder)."""
+    from relais.indicators.tables import DataTable
+
+    weeks = DataTable(
+        "semaines",
+        "Par semaine",
+        ["Semaine", "Consultations SNP", "Non venus", "Majorations", "Montant (€)", "Heures"],
+        [
+            [
+                f"{w.year}-S{w.week:02d} (lundi {w.first_day:%d/%m})",
+                w.consultations,
+                w.noshows,
+                w.majorations,
+                f"{w.amount:.2f}",
+                round(w.hours_published, 2),
+            ]
+            for w in statement.weeks
+        ]
+        + [
+            [
+                "Total",
+                statement.consultations,
+                statement.noshows,
+                statement.majorations,
+                f"{statement.amount:.2f}",
+                statement.hours_published,
+            ]
+        ],
+        note=(
+            f"Majoration SNP {statement.majoration_eur:.2f} € par consultation régulée, "
+            f"au plus {statement.weekly_cap} par semaine."
+        ),
+    )
+    others = DataTable(
+        "hors_creneaux",
+        "Patients pris en charge hors créneaux publiés",
+        ["Type", "Patients"],
+        [["Surnuméraire", statement.surnumeraire], ["Niveau 2 CPTS", statement.level2]],
+    )
+    return [weeks, others]

@@ -42,7 +42,7 @@ from relais.agenda.services import (
     slot_cancel_booking,
     slots_create_one_off,
 )
-from relais.agenda.statement import participation_statement
+from relais.agenda.statement import participation_statement, statement_tables
 from relais.audit.services import audit_record_reads
 from relais.core.errors import ApplicationError
 from relais.directory.services import (
@@ -50,6 +50,7 @@ from relais.directory.services import (
     delegation_revoke,
     professional_update_participation,
 )
+from relais.indicators.exports import report_pdf
 
 MAX_ICS_BYTES = 1_000_000
 
@@ -333,6 +334,19 @@ def statement(request, pro):
     professional = professional_for_agenda(user=request.user, public_id=pro)
     month = _month(request.GET.get("mois"))
     result = participation_statement(professional=professional, month=month)
+    if request.GET.get("format") == "pdf":
+        pdf = report_pdf(
+            title=f"Relevé de participation SNP — {professional.display_name}",
+            subtitle=f"{month:%m/%Y} · RPPS {professional.rpps}"
+            + (f" · {professional.cpts.name}" if professional.cpts else ""),
+            tables=statement_tables(result),
+            generated=timezone.localtime(),
+        )
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="releve-snp-{professional.rpps}-{month:%Y-%m}.pdf"'
+        )
+        return response
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (

@@ -72,6 +72,14 @@ class Cpts(PublicIdModel):
     # Opening hours of the CPTS line and web form, per ISO weekday (1 = Monday):
     # {"1": [["08:00", "18:00"]], "6": [["08:00", "11:00"]]}.
     service_hours = models.JSONField("horaires de service", default=dict, blank=True)
+    # Participation pay of this CPTS's effecteurs; empty = the national settings
+    # (RELAIS_SNP_MAJORATION_EUR, RELAIS_SNP_MAJORATION_WEEKLY_CAP).
+    majoration_eur = models.DecimalField(
+        "majoration SNP (€)", max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    majoration_weekly_cap = models.PositiveSmallIntegerField(
+        "plafond hebdomadaire de majorations", null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]

@@ -342,3 +342,22 @@ def test_it_runs_the_materialise_command_and_task(dr_alice, clock):
     assert "4 créneau(x) créé(s)" in out.getvalue()
     assert materialise_slots.call()["created"] == 0
     assert date(2026, 12, 1) in {timezone.localdate(s.start) for s in free_slots(dr_alice)}
+
+
+def test_it_uses_the_cpts_amounts_counts_off_slot_patients_and_prints_a_pdf(client, dr_alice):
+    from relais.orientation.models import Booking, BookingKind
+
+    cpts = dr_alice.cpts
+    cpts.majoration_eur = Decimal("12.50")
+    cpts.majoration_weekly_cap = 2
+    cpts.save(update_fields=["majoration_eur", "majoration_weekly_cap"])
+    for i in range(3):
+        slot = f.SlotFactory(professional=dr_alice, start=paris(2026, 11, 2, 8) + i * TWENTY)
+        book(slot, status=BookingStatus.FULFILLED)
+    extra = f.SlotFactory(professional=dr_alice, start=paris(2026, 11, 3, 12))
+    Booking.objects.filter(pk=book(extra).pk).update(kind=BookingKind.SURNUMERAIRE)
+    login(client, dr_alice.user)
+    s = client.get(url("statement", dr_alice), {"mois": "2026-11"}).context["s"]
+    assert (s.majorations, s.amount, s.surnumeraire, s.level2) == (2, Decimal("25.00"), 1, 0)
+    pdf = client.get(url("statement", dr_alice), {"mois": "2026-11", "format": "pdf"})
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
