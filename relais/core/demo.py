@@ -635,7 +635,12 @@ class DemoBuilder:
         logins = []
         for username, label, first, last, roles in specs:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"first_name": first, "last_name": last}
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@demo.relais.invalid",
+                },
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
