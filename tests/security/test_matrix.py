@@ -290,6 +290,9 @@ TABLE: dict[str, Case] = {
     "POST interop:sas_report_retry": page(
         "interop:sas_report_retry", {ADMIN}, lambda c: c.report.pk, data=lambda c: {}
     ),
+    # audit trail (administrators)
+    "GET audit:events": page("audit:events", {ADMIN}),
+    "GET audit:export": page("audit:export", {ADMIN}),
     # JSON API: schema, docs and health are public
     "GET api:openapi-json": page("api:openapi-json", EVERYONE, kind="api"),
     "GET api:openapi-view": page("api:openapi-view", EVERYONE, kind="api"),
