@@ -44,9 +44,12 @@ def test_it_offers_no_update_or_delete_of_an_audit_row(olivia):
 )
 def test_it_is_refused_by_the_database_itself_on_postgresql(olivia, sql):
     event = audit_record(user=olivia, action="read", object_type="x", object_id="1")
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk, reason="").exists()
 
 
