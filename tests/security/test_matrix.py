@@ -202,6 +202,8 @@ TABLE: dict[str, Case] = {
     # core and accounts
     "GET core:home": page("core:home", LOGGED_IN),
     "GET accounts:login": page("accounts:login", EVERYONE),
+    "GET accounts:two_factor": page("accounts:two_factor", LOGGED_IN),
+    "GET accounts:two_factor_enrol": page("accounts:two_factor_enrol", LOGGED_IN),
     "POST accounts:logout": page(
         "accounts:logout", EVERYONE, ok=frozenset({"allow", "login"}), note="public by design"
     ),
@@ -441,7 +443,7 @@ def _call(case: Case, method: str, persona: str, cast) -> tuple[int, str]:
 
 
 def _outcome(status: int, location: str) -> str | int:
-    if status in (301, 302, 303) and location.startswith(LOGIN):
+    if status in (301, 302, 303) and location.split("?")[0] == LOGIN:
         return "login"
     if 200 <= status < 400:
         return "allow"
