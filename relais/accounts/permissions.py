@@ -35,7 +35,6 @@ POLICY: dict[str, set[str]] = {
     "interop.reports": {Role.ADMIN},
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},
-    "patients.export": {Role.ADMIN},
 }
 
 
