@@ -84,6 +84,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "relais.core.middleware.ContentSecurityPolicyMiddleware",
+    "relais.core.middleware.SessionIdleTimeoutMiddleware",
+    "relais.core.middleware.TwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "relais.urls"
@@ -164,6 +167,29 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Security (docs/security.md). Production is recognised by an https SITE_URL.
+_PRODUCTION = not DEBUG and SITE_URL.startswith("https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _PRODUCTION)
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+RELAIS_CSP = os.environ.get(
+    "RELAIS_CSP",
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+RELAIS_SESSION_IDLE_MINUTES = env_int("RELAIS_SESSION_IDLE_MINUTES", 30)
+RELAIS_LOGIN_MAX_FAILURES = env_int("RELAIS_LOGIN_MAX_FAILURES", 5)
+RELAIS_LOGIN_LOCK_MINUTES = env_int("RELAIS_LOGIN_LOCK_MINUTES", 15)
+# TOTP second factor: on by default in production, for the roles that see patients or
+# administer; effecteurs are expected to sign in with Pro Santé Connect (itself strong).
+RELAIS_2FA_REQUIRED = env_bool("RELAIS_2FA_REQUIRED", _PRODUCTION)
+RELAIS_2FA_ROLES = env_list(
+    "RELAIS_2FA_ROLES", ["arm", "regulateur", "operateur", "coordinateur", "admin", "delegataire"]
+)
 
 # Background work: django-tasks with the database backend. A task row is
 # written in the caller's transaction, so a message decided by a booking is

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("relais.directory.urls")),
     path("", include("relais.indicators.urls")),
     path("", include("relais.agenda.urls")),
+    path("", include("relais.audit.urls")),
     path("api/v1/", api.urls),
     path("fhir/", include("relais.interop.urls")),
     path("interop/", include("relais.interop.page_urls")),

@@ -36,6 +36,8 @@ POLICY: dict[str, set[str]] = {
     "fhir.appointments.read": {"scope:appointments:read", "scope:appointments:write"},
     "fhir.appointments.write": {"scope:appointments:write"},
     "interop.reports": {Role.ADMIN},
+    "audit.view": {Role.ADMIN},
+    "audit.export": {Role.ADMIN},
 }
 
 

@@ -1,14 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from relais.accounts import views
+
 app_name = "accounts"
 urlpatterns = [
-    path(
-        "connexion/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("connexion/", views.LoginView.as_view(), name="login"),
+    path("connexion/verification/", views.two_factor, name="two_factor"),
+    path("connexion/double-authentification/", views.two_factor_enrol, name="two_factor_enrol"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
 ]

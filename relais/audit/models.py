@@ -1,7 +1,34 @@
-"""The audit trail: who read or changed what, and why."""
+"""The audit trail: who read or changed what, and why. Append-only: the application offers
+no way to change or delete a row (save/delete and the queryset refuse it), and on
+PostgreSQL a trigger (migration 0002) refuses UPDATE and DELETE on the table itself."""
 
 from django.conf import settings
 from django.db import models
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete an audit row."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne se modifie pas.")
+
+    def delete(self):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne s'efface pas.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne se modifie pas.")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne se modifie pas.")
+
+    # Django's own paths (deletion collector, raw update) go through these.
+    def _raw_delete(self, using):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne s'efface pas.")
+
+    def _update(self, values):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne se modifie pas.")
 
 
 class AuditEvent(models.Model):
@@ -10,15 +37,27 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     api_client = models.CharField(max_length=100, blank=True)
-    role = models.CharField(max_length=20, blank=True)
+    # The roles the user held when acting (comma-separated), or "api" for a partner.
+    role = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=20)  # read / create / update / export ...
     object_type = models.CharField(max_length=50)
     object_id = models.CharField(max_length=64)
     reason = models.CharField(max_length=200, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        verbose_name = "événement d'audit"
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.object_type}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise AuditTrailIsAppendOnly("Le journal d'audit ne se modifie pas.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly("Le journal d'audit ne s'efface pas.")

@@ -26,3 +26,9 @@ document.addEventListener("click", (event) => {
   const motif = document.getElementById("id_motif_text");
   if (motif) motif.focus();
 });
+
+// Forms that ask before doing something irreversible: <form data-confirm="…">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});

@@ -1,0 +1,71 @@
+"""The administrator's audit page: filters and CSV export (the export is itself audited)."""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from relais.accounts.permissions import require
+from relais.audit.forms import AuditFilterForm
+from relais.audit.selectors import audit_choices, audit_events
+from relais.audit.services import audit_record
+
+PAGE_SIZE = 100
+EXPORT_MAX_ROWS = 100_000
+
+
+@require("audit.view")
+def events(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters()
+    page = Paginator(audit_events(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    actions, types = audit_choices()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "audit/events.html",
+        {
+            "form": form,
+            "page": page,
+            "actions": actions,
+            "types": types,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require("audit.export")
+def export(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters()
+    audit_record(
+        user=request.user,
+        action="export",
+        object_type="audit.auditevent",
+        object_id="csv",
+        reason=f"export du journal ({filters.describe()})",
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="journal-audit-{stamp}.csv"'
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(
+        ["date", "utilisateur", "client API", "rôle", "action", "objet", "identifiant", "motif"]
+    )
+    for event in audit_events(filters=filters)[:EXPORT_MAX_ROWS].iterator():
+        writer.writerow(
+            [
+                timezone.localtime(event.at).isoformat(timespec="seconds"),
+                event.user.username if event.user else "",
+                event.api_client,
+                event.role,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.reason,
+            ]
+        )
+    return response
