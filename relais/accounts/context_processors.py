@@ -15,6 +15,7 @@ _ACTIONS = [
     "request.orient",
     "request.decide",
     "request.refer",
+    "patients.export",
     "request.merge",
     "booking.create",
     "patients.own",

@@ -24,6 +24,7 @@ POLICY: dict[str, set[str]] = {
     "request.orient": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "request.decide": {Role.REGULATEUR},
     "request.refer": {Role.EFFECTEUR},
+    "patients.export": {Role.ADMIN},
     "request.merge": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR},
     "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "booking.cancel": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},

@@ -42,6 +42,9 @@ class Patient(PublicIdModel, TimestampedModel):
         verbose_name="médecin traitant",
     )
 
+    # Set when the identity was erased after the retention delay (statistics are kept).
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         indexes = [models.Index(fields=["last_name", "birth_date"], name="patient_name_birth_idx")]
 

@@ -18,4 +18,9 @@ urlpatterns = [
         "demandes/<uuid:public_id>/lever-alerte/", views.request_override, name="request_override"
     ),
     path("demandes/<uuid:public_id>/fusionner/", views.request_merge_view, name="request_merge"),
+    path(
+        "demandes/<uuid:public_id>/export-patient/",
+        views.patient_export_view,
+        name="patient_export",
+    ),
 ]

@@ -230,3 +230,21 @@ def patient_lookup(request):
     patients = patients_search(scope=scope, query=request.GET.get("last_name", ""))
     audit_record_reads(user=request.user, objects=patients, reason="recherche patient")
     return render(request, "regulation/partials/patient_matches.html", {"patients": patients})
+
+
+@require("patients.export")
+def patient_export_view(request, public_id):
+    """Everything held on the patient of a request, for an access request (admin, audited)."""
+    import json
+
+    from django.http import HttpResponse
+
+    from relais.regulation.retention import patient_export
+
+    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    data = patient_export(patient=req.patient, user=request.user)
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="patient-{req.reference}.json"'
+    return response

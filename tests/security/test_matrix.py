@@ -234,6 +234,7 @@ TABLE: dict[str, Case] = {
         "regulation:request_merge", {OP91, REG, ARM}, REQ, data=lambda c: {}
     ),
     "GET regulation:referral_new": page("regulation:referral_new", {EFF}),
+    "GET regulation:patient_export": page("regulation:patient_export", {ADMIN}, REQ),
     "GET regulation:web_request": page(
         "regulation:web_request",
         EVERYONE,
