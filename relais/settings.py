@@ -241,3 +241,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+
+# Optional OpenID Connect login (Pro Santé Connect), see relais/accounts/oidc.py.
+RELAIS_OIDC = {
+    "issuer": os.environ.get("OIDC_ISSUER", ""),
+    "client_id": os.environ.get("OIDC_CLIENT_ID", ""),
+    "client_secret": os.environ.get("OIDC_CLIENT_SECRET", ""),
+    "authorization_endpoint": os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", ""),
+    "token_endpoint": os.environ.get("OIDC_TOKEN_ENDPOINT", ""),
+    "userinfo_endpoint": os.environ.get("OIDC_USERINFO_ENDPOINT", ""),
+    "jwks_uri": os.environ.get("OIDC_JWKS_URI", ""),
+    "scopes": os.environ.get("OIDC_SCOPES", "openid scope_all"),
+    "rpps_claim": os.environ.get("OIDC_RPPS_CLAIM", "preferred_username"),
+    "extra_auth_params": os.environ.get("OIDC_EXTRA_AUTH_PARAMS", "acr_values=eidas1"),
+}

@@ -8,5 +8,7 @@ urlpatterns = [
     path("connexion/", views.LoginView.as_view(), name="login"),
     path("connexion/verification/", views.two_factor, name="two_factor"),
     path("connexion/double-authentification/", views.two_factor_enrol, name="two_factor_enrol"),
+    path("connexion/psc/", views.oidc_start, name="oidc_start"),
+    path("connexion/psc/retour/", views.oidc_callback, name="oidc_callback"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
 ]

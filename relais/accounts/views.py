@@ -2,13 +2,13 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from relais.accounts import totp
+from relais.accounts import oidc, totp
 from relais.accounts.forms import ThrottledAuthenticationForm, TotpCodeForm
 from relais.accounts.services import (
     totp_device_for_enrolment,
@@ -28,6 +28,11 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
     authentication_form = ThrottledAuthenticationForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["oidc_enabled"] = oidc.oidc_config() is not None
+        return context
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -104,3 +109,31 @@ def two_factor_enrol(request):
             "required": two_factor_required_for(request.user),
         },
     )
+
+
+def oidc_start(request):
+    try:
+        return redirect(oidc.authorization_url(session=request.session))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:login")
+
+
+def oidc_callback(request):
+    try:
+        user = oidc.oidc_complete(
+            session=request.session,
+            code=request.GET.get("code", ""),
+            state=request.GET.get("state", ""),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:login")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # The provider authenticated strongly (Pro Santé Connect: e-CPS or card): no TOTP.
+    request.session[SESSION_2FA] = True
+    audit_record(
+        user=user, action="login", object_type="accounts.user", object_id=str(user.pk),
+        reason="OpenID Connect",
+    )  # fmt: skip
+    return redirect(settings.LOGIN_REDIRECT_URL)

@@ -205,6 +205,18 @@ TABLE: dict[str, Case] = {
     "GET accounts:login": page("accounts:login", EVERYONE),
     "GET accounts:two_factor": page("accounts:two_factor", LOGGED_IN),
     "GET accounts:two_factor_enrol": page("accounts:two_factor_enrol", LOGGED_IN),
+    "GET accounts:oidc_start": page(
+        "accounts:oidc_start",
+        EVERYONE,
+        ok=frozenset({"allow", "login"}),
+        note="public: starts the Pro Santé Connect login (back to login when not configured)",
+    ),
+    "GET accounts:oidc_callback": page(
+        "accounts:oidc_callback",
+        EVERYONE,
+        ok=frozenset({"allow", "login"}),
+        note="public: the provider's answer; without a valid state it goes back to login",
+    ),
     "POST accounts:logout": page(
         "accounts:logout", EVERYONE, ok=frozenset({"allow", "login"}), note="public by design"
     ),
