@@ -8,6 +8,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from relais.accounts.permissions import Scope, scope_for, scope_for_api_client
 from relais.accounts.services import api_client_authenticate, api_client_throttled
+from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 
 
@@ -24,6 +25,14 @@ class ClientToken(HttpBearer):
             raise HttpError(429, "Trop de requêtes : réessayez dans une minute.")
         request.api_client = client
         request.relais_scope = scope_for_api_client(client)
+        # Partner access: every call leaves a trace (who, what), whatever it reads.
+        audit_record(
+            api_client=client.name,
+            role="api",
+            action="api",
+            object_type="api.call",
+            object_id=f"{request.method} {request.path}"[:64],
+        )
         return client
 
 

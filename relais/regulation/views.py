@@ -42,6 +42,12 @@ def worklist(request):
         .exclude(status__in=[RequestStatus.OPEN, RequestStatus.TO_REGULATE])
         .order_by("-updated_at")[:20]
     )
+    # The worklist shows identities: one audit row per patient shown, in one query.
+    audit_record_reads(
+        user=request.user,
+        objects=[r.patient for r in [*to_regulate, *open_requests, *recent]],
+        reason="liste de travail",
+    )
     return render(
         request,
         "regulation/worklist.html",

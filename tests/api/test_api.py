@@ -213,3 +213,12 @@ def test_it_throttles_a_client_beyond_its_rate_limit(client, settings):
     assert codes == [200, 200, 429]
     throttled = client.get("/api/v1/motifs/suggest", {"q": "toux"}, **auth(token))
     assert throttled.json()["error"]["code"] == "throttled"
+
+
+def test_it_audits_every_call_of_a_partner(client, cpts_a):
+    from relais.audit.models import AuditEvent
+
+    token = make_token("motifs:read", name="logiciel-audite")
+    client.get("/api/v1/motifs/suggest", {"q": "toux"}, **auth(token))
+    event = AuditEvent.objects.get(api_client="logiciel-audite", action="api")
+    assert event.object_id == "GET /api/v1/motifs/suggest"

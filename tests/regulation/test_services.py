@@ -209,3 +209,12 @@ def test_it_computes_the_patients_age_in_whole_years(cpts_a):
         born.birth_date = born.birth_date.replace(day=25)
         assert born.age == 41
         assert f.PatientFactory(birth_date=None).age is None
+
+
+def test_it_audits_the_patients_shown_in_the_worklist(client, olivia, cpts_a):
+    req = f.RequestFactory()
+    client.force_login(olivia)
+    client.get(reverse("regulation:worklist"))
+    assert AuditEvent.objects.filter(
+        user=olivia, action="read", object_id=str(req.patient.public_id), reason="liste de travail"
+    ).exists()
