@@ -123,7 +123,18 @@ class Generator:
             self._step("future slots", self.future_slots)
         finally:
             self._fast_load_end(fast)
-        sequences_reset([Professional, Practice, Slot, Patient, Request, Booking, RequestEvent])
+        sequences_reset(
+            [
+                Professional,
+                Practice,
+                Practice.professionals.through,
+                Slot,
+                Patient,
+                Request,
+                Booking,
+                RequestEvent,
+            ]
+        )
         self._step("analyze", self.analyze)
         self.log(f"total: {time.perf_counter() - began:.1f} s")
         return self.result

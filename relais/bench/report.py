@@ -187,8 +187,9 @@ class Report:
         lines += ["", "## 2. Booking throughput over HTTP", ""]
         if self.bookings:
             lines += [
-                "`POST /api/v1/bookings` (with `Idempotency-Key`) by N client threads on "
-                "persistent HTTP/1.1 connections, each attempt on its own open request; one "
+                "`POST /api/v1/bookings` (with `Idempotency-Key`) by N client threads (gunicorn's "
+                "sync workers close the connection after each response, so each attempt opens a "
+                "loopback connection), each attempt on its own open request; one "
                 "attempt in four targets the slot of the attempt just before it, so two clients "
                 "race for it: one gets 201, the other 409 `slot_unavailable` with "
                 "alternatives (a search).",
