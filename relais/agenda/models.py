@@ -179,6 +179,18 @@ class Slot(PublicIdModel):
         indexes = [
             models.Index(fields=["status", "start"], name="slot_status_start_idx"),
             models.Index(fields=["professional", "start"], name="slot_professional_start_idx"),
+            # Ranked search (docs/benchmarks.md): slots still takeable, by practice then time
+            # (sparse areas) and by time alone (dense areas, ORDER BY start LIMIT n).
+            models.Index(
+                fields=["practice", "start"],
+                condition=Q(status__in=["free", "held"]),
+                name="slot_open_practice_start_idx",
+            ),
+            models.Index(
+                fields=["start"],
+                condition=Q(status__in=["free", "held"]),
+                name="slot_open_start_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,175 @@
+"""The generator and the benchmark harness work on tiny sizes (no timing is asserted)."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from relais.agenda.models import Slot, SlotStatus
+from relais.bench import http, procmem, stats
+from relais.bench.report import ANALYSIS, Report
+from relais.directory.models import Professional
+from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
+from relais.orientation.selectors import slots_ranked_for
+from relais.regulation.models import Request, RequestStatus
+from relais.territory.models import Cpts, Sas
+
+TINY = {"professionals": 30, "requests": 300, "days": 4, "departements": "43", "seed": 3}
+
+
+def _fingerprint():
+    return (
+        list(Professional.objects.order_by("rpps").values_list("rpps", "last_name", "profession")),
+        Slot.objects.count(),
+        list(Request.objects.order_by("reference").values_list("reference", "status")[:50]),
+    )
+
+
+@pytest.mark.django_db
+def test_it_generates_a_consistent_tiny_dataset():
+    call_command("generate", **TINY)
+    assert Professional.objects.filter(rpps__startswith="997").count() == 30
+    assert Sas.objects.filter(departement__code="43").exists()
+    assert Cpts.objects.filter(sas__departement__code="43").exists()
+    assert Request.objects.filter(status=RequestStatus.OPEN).count() == 50
+    assert Request.objects.count() == 350
+    # Every active booking holds a booked slot, and no slot is booked twice.
+    for booking in Booking.objects.filter(status__in=ACTIVE_BOOKING_STATUSES):
+        assert booking.slot.status == SlotStatus.BOOKED
+    assert Booking.objects.count() == len(set(Booking.objects.values_list("slot_id", flat=True)))
+    # The open requests can be searched.
+    request = Request.objects.filter(status=RequestStatus.OPEN).first()
+    assert isinstance(slots_ranked_for(request=request), list)
+
+
+@pytest.mark.django_db
+def test_it_generates_the_same_data_from_the_same_seed():
+    from django.db import transaction
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        call_command("generate", **TINY)
+        first = _fingerprint()
+        raise Rollback
+    call_command("generate", **TINY)
+    assert _fingerprint() == first
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_generate_twice_without_reset():
+    call_command("generate", **TINY)
+    with pytest.raises(CommandError):
+        call_command("generate", **TINY)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_bench_anything_but_postgresql():
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite only")
+    with pytest.raises(CommandError):
+        call_command("bench", quick=True)
+
+
+def test_it_computes_nearest_rank_percentiles():
+    values = [i / 1000 for i in range(1, 101)]
+    summary = stats.summary_ms(values)
+    assert summary["p50"] == pytest.approx(50)
+    assert summary["p95"] == pytest.approx(95)
+    assert summary["p99"] == pytest.approx(99)
+    assert stats.percentile([], 0.5) == 0.0
+    assert stats.machine()["nproc"] >= 1
+
+
+def test_it_reads_its_own_memory():
+    import os
+
+    assert procmem.memory_kib(os.getpid())["hwm"] > 0
+    assert procmem.memory_kib(2**22 + 12345) == {"rss": 0, "hwm": 0}
+
+
+def test_it_runs_concurrent_clients_against_a_server():
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.headers["Authorization"], self.headers["Idempotency-Key"], body))
+            status = 409 if b'"slot": "taken"' in body else 201
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bodies = [{"slot": "taken" if i % 4 == 0 else str(i)} for i in range(40)]
+        port = server.server_address[1]
+        result = http.concurrent_posts("127.0.0.1", port, "rls_x", "/b", bodies, 4, 30)
+    finally:
+        server.shutdown()
+    assert result.statuses == {201: 30, 409: 10}
+    assert len(seen) == 40
+    assert all(auth == "Bearer rls_x" for auth, _, _ in seen)
+    assert len({key for _, key, _ in seen}) == 40
+
+
+def _fake_report():
+    search = {"n": 10, "p50": 5.0, "p95": 9.0, "p99": 12.0, "max": 13.0}
+    size = {
+        "professionals": 10,
+        "requests": 100,
+        "future_slots": 1000,
+        "free_slots": 900,
+        "generate_seconds": 1.0,
+        "generate_log": "communes 1 rows",
+        "inprocess": search,
+        "http": {**search, "p95": 70.0},
+        "results_avg": 4.0,
+        "queries_per_search": 3,
+    }
+    booking = {
+        "clients": 16,
+        "attempts": 100,
+        "statuses": {201: 80, 409: 20},
+        "errors": 0,
+        "wall": 0.2,
+        "bookings": 80,
+        "bookings_in_db": 80,
+        "rate": 400.0,
+        "all": search,
+        "created": search,
+        "conflict": search,
+    }
+    return Report(
+        workers=3,
+        machine={"nproc": 2, "ram": "1 GiB", "cpu": "x", "postgresql": {"version": "PG"}},
+        sizes=[size, size],
+        bookings=[booking],
+        double_bookings={"slots": 0, "requests": 0, "inconsistent": 0},
+        pgbench=[{"clients": 16, "transactions": 10, "tps": 1000.0, "latency": search}],
+        memory={"master": {"hwm": 1024, "rss": 1}, "workers": [{"hwm": 2048, "rss": 1}]},
+        indicators="indicators_compute, SAS, 1 an            médiane     120 ms  (min 1)",
+    )
+
+
+def test_it_writes_the_report_and_keeps_the_analysis(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    path.write_text(f"old figures\n{ANALYSIS}\n\nHand-written analysis.\n")
+    _fake_report().write(path)
+    text = path.read_text()
+    assert "old figures" not in text
+    assert "Hand-written analysis." in text
+    assert "| search p95 in-process ≤ 30 ms | 9.0 ms at 1,000 slots | **met** |" in text
+    assert "| search p95 over HTTP ≤ 60 ms | 70.0 ms at 1,000 slots | **not met** |" in text
+    assert "| HTTP ≥ 30 % of pgbench | 40% (16 clients) | **met** |" in text
+    assert "| indicators, département-year ≤ 1 s | 120 ms (median) | **met** |" in text
