@@ -1,15 +1,14 @@
 """Agenda writes racing in parallel threads, each with its own database connection."""
 
-import threading
 from datetime import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from relais.agenda.models import AvailabilityRule, Slot, SlotStatus
 from relais.agenda.services import rule_create, slots_materialise
-from relais.core.errors import ApplicationError
 from tests.agenda.helpers import rule_input
+from tests.concurrency import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -18,33 +17,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 def _postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("real row-level concurrency needs PostgreSQL (CI runs it there)")
-
-
-def race(functions):
-    barrier = threading.Barrier(len(functions))
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def worker(function):
-        try:
-            barrier.wait()
-            function()
-            result = "ok"
-        except ApplicationError as exc:
-            result = f"refused:{exc.message}"
-        except Exception as exc:  # noqa: BLE001 - any other error is a failure of the test
-            result = f"error:{exc!r}"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(fn,)) for fn in functions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_it_accepts_only_one_of_two_overlapping_rules_saved_at_once(dr_alice):
