@@ -12,16 +12,13 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
     DurationField,
     ExpressionWrapper,
     F,
-    FilteredRelation,
-    FloatField,
-    Func,
     Min,
     Q,
     QuerySet,
@@ -31,7 +28,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from relais.accounts.permissions import Scope
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import NotFound
-from relais.directory.models import Profession, Professional
+from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -102,71 +99,56 @@ def _request_q(
 
 def _slot_territory_q(*, sas_ids, cpts_ids) -> Q | None:
     """A slot is in the territory when its practice lies in the SAS's département, or its
-    professional belongs to the CPTS, or its practice lies in a commune the CPTS covers."""
+    professional belongs to the CPTS, or its practice lies in a commune the CPTS covers.
+
+    The practices (and CPTS members) are resolved first, by one small query each, and the
+    slot query filters on their ids: joined through commune and département, the planner
+    estimated a few thousand slots where a département-year holds 300,000, and chose a
+    nested loop (issue 7, docs/indicators.md "Performance"). A list of ids also never
+    repeats a slot whose commune several CPTS cover.
+    """
     if sas_ids is None and cpts_ids is None:
         return None
-    q = Q(pk__in=[])
+    in_territory = Q(pk__in=[])
+    members: list[int] = []
     if sas_ids is not None:
-        q |= Q(practice__commune__departement__sas__in=list(sas_ids))
+        in_territory |= Q(commune__departement__sas__in=list(sas_ids))
     if cpts_ids is not None:
         cpts_ids = list(cpts_ids)
-        # A subquery, not a join through the M2M table: a join would repeat a slot whose
-        # commune several CPTS cover, and counts of slots must not.
         covered = Cpts.communes.through.objects.filter(cpts_id__in=cpts_ids).values("commune_id")
-        q |= Q(professional__cpts_id__in=cpts_ids) | Q(practice__commune_id__in=covered)
-    return q
+        in_territory |= Q(commune_id__in=covered)
+        members = list(
+            Professional.objects.filter(cpts_id__in=cpts_ids).values_list("pk", flat=True)
+        )
+    practices = list(Practice.objects.filter(in_territory).values_list("pk", flat=True))
+    return Q(practice_id__in=practices) | Q(professional_id__in=members)
 
 
 def _published_slots(*, lower, upper, sas_ids, cpts_ids) -> QuerySet[Slot]:
-    """Non-blocked slots starting in [lower, upper) and in the territory.
-
-    Each row carries `active_booking`, a LEFT JOIN on its non-cancelled booking: at most one
-    per slot (the `booking_one_active_per_slot` constraint), so counting `active_booking`
-    counts used slots without repeating any. A join, not a correlated EXISTS: over a year of
-    a département the EXISTS made PostgreSQL plan a 300,000-loop subplan (and JIT-compile it).
-    """
+    """Non-blocked slots starting in [lower, upper) and in the territory."""
     slots = Slot.objects.filter(start__gte=lower, start__lt=upper).exclude(
         status=SlotStatus.BLOCKED
     )
     slot_q = _slot_territory_q(sas_ids=sas_ids, cpts_ids=cpts_ids)
     if slot_q is not None:
         slots = slots.filter(slot_q)
-    return slots.alias(
-        active_booking=FilteredRelation(
-            "bookings", condition=Q(bookings__status__in=ACTIVE_BOOKING_STATUSES)
-        )
-    ).order_by()
+    return slots.order_by()
 
 
 def _used() -> Count:
-    """Used slots: those with a non-cancelled booking (see _published_slots)."""
-    return Count("active_booking__id")
+    """Used slots: those with a non-cancelled booking, i.e. whose status is `booked`.
+
+    The booking service keeps the two together (booking_create books the slot in the same
+    UPDATE that takes it; booking_cancel frees it, past or future), and the orientation
+    state-machine test checks it after every step. Counting the status reads the slot rows
+    alone: the join with bookings it replaces was 300,000 index probes for a
+    département-year (docs/indicators.md, "Performance").
+    """
+    return Count("pk", filter=Q(status=SlotStatus.BOOKED))
 
 
 def _rate(numerator: int, denominator: int) -> float:
     return round(numerator / denominator, RATE_DIGITS) if denominator else 0.0
-
-
-class _EpochSeconds(Func):
-    """PostgreSQL: an interval as a number of seconds."""
-
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
-    output_field = FloatField()
-
-
-class _Median(Aggregate):
-    """PostgreSQL: percentile_cont(0.5) WITHIN GROUP (ORDER BY expr)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-    allow_distinct = False
-
-
-class _P90(_Median):
-    """PostgreSQL: percentile_cont(0.9) WITHIN GROUP (ORDER BY expr)."""
-
-    template = "%(function)s(0.9) WITHIN GROUP (ORDER BY %(expressions)s)"
 
 
 def _percentile_cont(ordered: list[float], fraction: float) -> float:
@@ -178,46 +160,99 @@ def _percentile_cont(ordered: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _delay_figures(bookings: QuerySet[Booking]) -> dict:
-    """Delay between a request's creation and the start of its booked slot.
+_BOOKING_GROUPS = ("slot__professional_id", "slot__professional__profession", "kind")
+
+
+def _booking_figures(bookings: QuerySet[Booking]) -> tuple[dict, list[tuple]]:
+    """Delays between a request's creation and the start of its booked slot, and the
+    bookings counted per (professional, profession, kind).
 
     `bookings`: the non-cancelled bookings of the period's requests. The booked slot of a
     request is the earliest-starting of them; only requests having one count (the
-    denominator of the within-N-hours rates). One grouped subquery (request -> delay), then
-    one aggregate over it, so each booking is read once.
+    denominator of the within-N-hours rates).
+
+    PostgreSQL: one statement reads the bookings once (a materialised CTE built from the
+    ORM query, then the two aggregates over it): the join of a year's bookings with their
+    requests and slots is most of the cost, so doing it once halves the time. SQLite (the
+    demo, no percentile function): the same figures by three ORM queries.
     """
+    if connection.vendor != "postgresql":
+        return _booking_figures_portable(bookings)
+    rows = bookings.values(
+        "request_id",
+        "kind",
+        professional=F("slot__professional_id"),
+        profession=F("slot__professional__profession"),
+        start=F("slot__start"),
+        created=F("request__created_at"),
+    )
+    try:
+        inner, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # an empty territory: the ORM knows it matches nothing
+        return _delay_summary(0, 0, 0, None, None), []
+    sql = f"""
+        WITH b AS MATERIALIZED ({inner}),
+        delays AS (SELECT MIN(start) - MIN(created) AS delay FROM b GROUP BY request_id)
+        SELECT professional, profession, kind, COUNT(*), NULL, NULL, NULL, NULL
+          FROM b GROUP BY professional, profession, kind
+        UNION ALL
+        SELECT NULL, NULL, NULL, COUNT(*),
+               COUNT(*) FILTER (WHERE delay <= interval '24 hours'),
+               COUNT(*) FILTER (WHERE delay <= interval '48 hours'),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM delay)),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM delay))
+          FROM delays
+    """  # noqa: S608 - `inner` is Django's compiled SQL, every value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = cursor.fetchall()
+    groups = [row[:4] for row in result if row[0] is not None]
+    summary = next(row for row in result if row[0] is None)
+    booked, within_24h, within_48h, median, p90 = summary[3:]
+    return _delay_summary(booked, within_24h, within_48h, median, p90), groups
+
+
+def _booking_figures_portable(bookings: QuerySet[Booking]) -> tuple[dict, list[tuple]]:
+    """_booking_figures by the ORM alone: grouped counts, then the delays of the requests
+    (one grouped subquery, one aggregate) and their percentiles computed in Python from
+    one column of delays."""
+    groups = list(
+        bookings.values_list(*_BOOKING_GROUPS)
+        .annotate(n=Count("pk"))
+        .values_list(*_BOOKING_GROUPS, "n")
+    )
     booked = bookings.values("request_id").annotate(
         delay=ExpressionWrapper(
             Min("slot__start") - Min("request__created_at"), output_field=DurationField()
         )
     )
-    aggregates = {
-        "booked": Count("request_id"),
-        "within_24h": Count("request_id", filter=Q(delay__lte=timedelta(hours=24))),
-        "within_48h": Count("request_id", filter=Q(delay__lte=timedelta(hours=48))),
-    }
-    if connection.vendor == "postgresql":
-        aggregates["median_seconds"] = _Median(_EpochSeconds(F("delay")))
-        aggregates["p90_seconds"] = _P90(_EpochSeconds(F("delay")))
-    figures = booked.order_by().aggregate(**aggregates)
-    if figures["booked"] == 0:
-        median_hours = p90_hours = None
-    elif connection.vendor == "postgresql":
-        median_hours = figures["median_seconds"] / 3600
-        p90_hours = figures["p90_seconds"] / 3600
-    else:
-        # Fallback for SQLite (no percentile function): one column, the delays only.
+    figures = booked.order_by().aggregate(
+        booked=Count("request_id"),
+        within_24h=Count("request_id", filter=Q(delay__lte=timedelta(hours=24))),
+        within_48h=Count("request_id", filter=Q(delay__lte=timedelta(hours=48))),
+    )
+    median = p90 = None
+    if figures["booked"]:
         delays = sorted(
             d.total_seconds() for d in booked.order_by().values_list("delay", flat=True)
         )
-        median_hours = _percentile_cont(delays, 0.5) / 3600
-        p90_hours = _percentile_cont(delays, 0.9) / 3600
+        median, p90 = _percentile_cont(delays, 0.5), _percentile_cont(delays, 0.9)
+    summary = _delay_summary(
+        figures["booked"], figures["within_24h"], figures["within_48h"], median, p90
+    )
+    return summary, groups
+
+
+def _delay_summary(booked, within_24h, within_48h, median_seconds, p90_seconds) -> dict:
+    def hours(seconds):
+        return None if not booked or seconds is None else round(seconds / 3600, HOURS_DIGITS)
+
     return {
-        "booked_requests": figures["booked"],
-        "median_delay_hours": None if median_hours is None else round(median_hours, HOURS_DIGITS),
-        "p90_delay_hours": None if p90_hours is None else round(p90_hours, HOURS_DIGITS),
-        "within_24h_rate": _rate(figures["within_24h"], figures["booked"]),
-        "within_48h_rate": _rate(figures["within_48h"], figures["booked"]),
+        "booked_requests": booked,
+        "median_delay_hours": hours(median_seconds),
+        "p90_delay_hours": hours(p90_seconds),
+        "within_24h_rate": _rate(within_24h, booked),
+        "within_48h_rate": _rate(within_48h, booked),
     }
 
 
@@ -232,34 +267,40 @@ def indicators_compute(
 
     `sas_ids` / `cpts_ids`: keep requests whose SAS is in `sas_ids` or whose CPTS is in
     `cpts_ids`; both None means every territory; an empty collection matches nothing.
-    Five queries whatever the volume (six on SQLite, which has no percentile aggregate).
+    Six queries whatever the volume (one more for a CPTS, its members; one more on SQLite,
+    which has no percentile aggregate).
     """
     lower, upper = period_bounds(start=start, end=end)
     request_q = _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
     requests = Request.objects.filter(request_q).order_by()
 
-    # 1. Counts by channel and status, one row.
-    counts = requests.aggregate(
-        total=Count("pk"),
-        phone=Count("pk", filter=Q(channel=Channel.PHONE)),
-        web=Count("pk", filter=Q(channel=Channel.WEB)),
-        professional=Count("pk", filter=Q(channel=Channel.PROFESSIONAL)),
-        done=Count("pk", filter=Q(status=RequestStatus.DONE)),
-        noshow=Count("pk", filter=Q(status=RequestStatus.NOSHOW)),
-        redirected=Count("pk", filter=Q(status=RequestStatus.REDIRECTED)),
-        unplaced=Count("pk", filter=Q(status=RequestStatus.UNPLACED)),
-        **{
-            f"status_{value}": Count("pk", filter=Q(status=value)) for value in RequestStatus.values
-        },
-        without_motif=Count("pk", filter=Q(motif__isnull=True)),
+    # 1. Counts by channel and status, one row per motif (one read of the requests), added
+    # up here; the motifs' codes by a lookup in the small CISP-2 table.
+    per_motif = list(
+        requests.values("motif_id").annotate(
+            total=Count("pk"),
+            phone=Count("pk", filter=Q(channel=Channel.PHONE)),
+            web=Count("pk", filter=Q(channel=Channel.WEB)),
+            professional=Count("pk", filter=Q(channel=Channel.PROFESSIONAL)),
+            **{
+                f"status_{value}": Count("pk", filter=Q(status=value))
+                for value in RequestStatus.values
+            },
+        )
     )
-
-    # 2. Motifs, one row per CISP-2 code.
+    counts = {
+        key: sum(row[key] for row in per_motif)
+        for key in ("total", "phone", "web", "professional")
+        + tuple(f"status_{value}" for value in RequestStatus.values)
+    }
+    counts["without_motif"] = sum(row["total"] for row in per_motif if row["motif_id"] is None)
+    codes = dict(
+        Motif.objects.filter(pk__in=[row["motif_id"] for row in per_motif]).values_list(
+            "pk", "code"
+        )
+    )
     motifs = dict(
-        requests.filter(motif__isnull=False)
-        .values_list("motif__code")
-        .annotate(n=Count("pk"))
-        .order_by("motif__code")
+        sorted((codes[row["motif_id"]], row["total"]) for row in per_motif if row["motif_id"])
     )
 
     # 3. Slots published (not blocked, starting in the period), used, and their owners.
@@ -276,7 +317,7 @@ def indicators_compute(
         slot_figures["published"] += published
         slot_figures["used"] += used
 
-    # 4-5. Non-cancelled bookings of the period's requests: delays, who took the patients.
+    # Non-cancelled bookings of the period's requests: delays, who took the patients.
     bookings = (
         Booking.objects.filter(
             _request_q(
@@ -286,25 +327,22 @@ def indicators_compute(
         .exclude(status=BookingStatus.CANCELLED)
         .order_by()
     )
-    # 4. Delays (plus one single-column query on SQLite for the percentiles).
-    delays = _delay_figures(bookings)
-    # 5. Who took the patients: bookings per professional (one group each), added up by
-    # profession; the number of groups is the number of professionals.
+    # 4. Delays, and who took the patients and how they were placed (published slot,
+    # surnuméraire or niveau 2): groups per professional and kind, added up by profession
+    # and by kind; the number of distinct professionals is the number who accepted one.
+    delays, groups = _booking_figures(bookings)
     by_profession = dict.fromkeys(Profession.values, 0)
-    accepted = 0
-    for profession, n in (
-        bookings.values_list("slot__professional_id", "slot__professional__profession")
-        .annotate(n=Count("pk"))
-        .values_list("slot__professional__profession", "n")
-    ):
-        by_profession[profession] += n
-        accepted += 1
-
-    # 6. How the patients were placed: published slot, surnuméraire or niveau 2.
     by_kind = dict.fromkeys(BookingKind.values, 0)
-    by_kind.update(dict(bookings.values_list("kind").annotate(n=Count("pk")).order_by()))
+    accepting = set()
+    for professional_id, profession, kind, n in groups:
+        by_profession[profession] += n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        accepting.add(professional_id)
+    accepted = len(accepting)
 
     total = counts["total"]
+    done = counts[f"status_{RequestStatus.DONE.value}"]
+    noshow = counts[f"status_{RequestStatus.NOSHOW.value}"]
     return {
         "start": start,
         "end": end,
@@ -314,12 +352,12 @@ def indicators_compute(
             Channel.WEB.value: counts["web"],
             Channel.PROFESSIONAL.value: counts["professional"],
         },
-        "consultations_done": counts["done"],
-        "response_rate": _rate(counts["done"], total),
-        "no_shows": counts["noshow"],
-        "no_show_rate": _rate(counts["noshow"], counts["done"] + counts["noshow"]),
-        "redirected_to_15": counts["redirected"],
-        "unplaced": counts["unplaced"],
+        "consultations_done": done,
+        "response_rate": _rate(done, total),
+        "no_shows": noshow,
+        "no_show_rate": _rate(noshow, done + noshow),
+        "redirected_to_15": counts[f"status_{RequestStatus.REDIRECTED.value}"],
+        "unplaced": counts[f"status_{RequestStatus.UNPLACED.value}"],
         "requests_by_status": {value: counts[f"status_{value}"] for value in RequestStatus.values},
         "motifs": motifs,
         "usable_motifs": total - counts["without_motif"],

@@ -222,7 +222,9 @@ def booking_cancel(*, booking: Booking, actor=None, reason: str = "") -> Booking
         )
         if not changed:
             raise ApplicationError("Ce rendez-vous n'est plus annulable.", code="not_cancellable")
-        Slot.objects.filter(pk=booking.slot_id, status=SlotStatus.BOOKED, start__gt=now).update(
+        # Freed even when past: a slot is `booked` exactly when it holds a non-cancelled
+        # booking (the indicators count used slots by it); a past free slot is never offered.
+        Slot.objects.filter(pk=booking.slot_id, status=SlotStatus.BOOKED).update(
             status=SlotStatus.FREE
         )
         request_transition(

@@ -84,7 +84,7 @@ def test_it_computes_every_figure_of_a_known_month(march, sas91):
 
 
 def test_it_uses_a_fixed_number_of_queries(march, sas91):
-    expected = 6 if connection.vendor == "postgresql" else 7
+    expected = 5 if connection.vendor == "postgresql" else 7
     with CaptureQueriesContext(connection) as queries:
         indicators_compute(**MARCH, sas_ids={sas91.pk})
     assert len(queries) == expected

@@ -102,6 +102,21 @@ def test_it_cancels_frees_the_slot_and_puts_the_request_back_in_the_worklist(snp
         booking_cancel(booking=booking)
 
 
+def test_a_booking_cancelled_after_its_start_frees_its_slot_which_is_never_offered_again(
+    snp_request, olivia
+):
+    """A slot is `booked` exactly when it holds a non-cancelled booking, past or future
+    (the indicators count used slots by status)."""
+    slot = f.SlotFactory()
+    booking = booking_create(request=snp_request, slot=slot, operator=olivia)
+    type(slot).objects.filter(pk=slot.pk).update(start=timezone.now() - timedelta(minutes=5))
+    booking_cancel(booking=booking, actor=olivia, reason="erreur de saisie")
+    slot.refresh_from_db()
+    assert slot.status == SlotStatus.FREE
+    with pytest.raises(SlotUnavailable):
+        booking_create(request=f.RequestFactory(), slot=slot)
+
+
 def test_it_records_outcomes_only_after_the_appointment(snp_request, dr_alice):
     slot = f.SlotFactory(professional=dr_alice)
     booking = booking_create(request=snp_request, slot=slot)

@@ -76,8 +76,12 @@ class Command(BaseCommand):
             began = time.perf_counter()
             sas = self._build(options["requests"], random.Random(options["seed"]))
             if connection.vendor == "postgresql":
-                # What autovacuum would do soon after a bulk load: fresh planner statistics.
+                # What autovacuum does soon after a bulk load (PostgreSQL 13+ vacuums after
+                # inserts too): fresh planner statistics and the visibility map.
+                verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
                 with connection.cursor() as cursor:
+                    for table in ("agenda_slot", "orientation_booking", "regulation_request"):
+                        cursor.execute(f"{verb} {table}")
                     cursor.execute("ANALYZE")
             self.stdout.write(f"Données créées en {time.perf_counter() - began:.1f} s.")
         else:
@@ -263,16 +267,20 @@ class Command(BaseCommand):
                 start = free_start(
                     professional, request.created_at + timedelta(minutes=rng.randrange(30, 72 * 60))
                 )
+                status = BOOKING_OF.get(request.status, BookingStatus.CANCELLED)
                 slots.append(
                     Slot(
                         professional=professional,
                         practice=practice,
                         start=start,
                         end=start + timedelta(minutes=20),
-                        status=SlotStatus.BOOKED,
+                        # As booking_cancel leaves it: a cancelled booking's slot is free.
+                        status=SlotStatus.FREE
+                        if status == BookingStatus.CANCELLED
+                        else SlotStatus.BOOKED,
                     )
                 )
-                bookings.append((request, BOOKING_OF.get(request.status, BookingStatus.CANCELLED)))
+                bookings.append((request, status))
         for _ in range(int(len(bookings) * FREE_SLOTS_PER_BOOKING)):
             index = rng.randrange(PROFESSIONALS)
             day = first + timedelta(days=rng.randrange(365), hours=rng.randrange(8, 20))
