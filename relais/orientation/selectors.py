@@ -26,7 +26,8 @@ LEVEL_LABELS = {
     LEVEL_OTHER: "Autre professionnel",
 }
 MAX_SLOTS_PER_PROFESSIONAL = 3
-CANDIDATES_PER_RESULT = 8
+# First page of a level's rows: twice the entries it needs, at least this many.
+SEARCH_MIN_PAGE = 10
 # Only what the result shows: building full model instances dominated the search time.
 RANKED_FIELDS = (
     "public_id",
@@ -152,7 +153,6 @@ def slots_ranked_for(
         .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
         .select_related("professional", "practice__commune")
         .only(*RANKED_FIELDS)
-        .order_by("start", "place")
     )
     if modality:
         base = base.filter(modality=modality)
@@ -170,40 +170,83 @@ def slots_ranked_for(
     near = near.exclude(professional__level2_only=True)
     if traitant_id:
         near = near.exclude(professional_id=traitant_id)
-    # The médecin traitant's slots are fetched apart: they come first whatever the
-    # distance, and must not be crowded out of the nearby candidates. Then each level
-    # is fetched earliest first, a few times the wanted count (the box's corners and
-    # the per-professional cap drop some): the order is level, then time, so no later
-    # row of a level can beat these.
+    # Three levels, each read earliest first by keyset pages (see _in_start_order): the
+    # médecin traitant's slots (whatever the distance), the participants', the others'.
+    # A level stops as soon as the rows still unread cannot enter the result (they start
+    # later than the last result it needs), and the next levels are not read at all once
+    # the result is full: the order is level first, so none of their rows could rank.
     participant = Q(professional__sas_participant=True) | Q(professional__cpts_level2=True)
-    per_level = limit * CANDIDATES_PER_RESULT
-    candidates = list(base.filter(professional_id=traitant_id)[:20]) if traitant_id else []
-    candidates += list(near.filter(participant)[:per_level])
-    candidates += list(near.exclude(participant)[:per_level])
+    levels = []
+    if traitant_id:
+        levels.append((LEVEL_TRAITANT, base.filter(professional_id=traitant_id)))
+    levels.append((LEVEL_PARTICIPANT, near.filter(participant)))
+    levels.append((LEVEL_OTHER, near.exclude(participant)))
 
+    ranked: list[RankedSlot] = []
+    for level, qs in levels:
+        need = limit - len(ranked)
+        if need <= 0:
+            break
+        ranked += _level_ranked(
+            request=request,
+            rows=_in_start_order(qs, first_page=max(2 * need, SEARCH_MIN_PAGE)),
+            level=level,
+            need=need,
+            commune=commune,
+            radius=None if level == LEVEL_TRAITANT else radius,
+            user=user,
+            now=now,
+        )
+    return ranked[:limit]
+
+
+def _in_start_order(qs: QuerySet[Slot], *, first_page: int):
+    """The rows of `qs` by (start, id), read by pages that double in size, each page
+    continuing after the last row read (keyset, so no row is read twice or skipped)."""
+    page, after = first_page, None
+    while True:
+        q = qs
+        if after is not None:
+            q = q.filter(start__gte=after[0]).filter(Q(start__gt=after[0]) | Q(pk__gt=after[1]))
+        rows = list(q.order_by("start", "pk")[:page])
+        yield from rows
+        if len(rows) < page:
+            return
+        after = (rows[-1].start, rows[-1].pk)
+        page *= 2
+
+
+def _level_ranked(*, request, rows, level, need, commune, radius, user, now) -> list[RankedSlot]:
+    """The best `need` entries of one level, from its rows in start order.
+
+    Keeps at most MAX_SLOTS_PER_PROFESSIONAL per professional (their earliest), merges the
+    places of a plage into one entry, drops rows beyond `radius` (the bounding box's
+    corners; None keeps all). Stops once `need` entries are kept and the rows left start
+    later than the need-th: those could not enter, while rows starting at the same time
+    still might (nearer, or another place of a plage).
+    """
     kept: dict[tuple, dict] = {}
     per_professional: dict[int, int] = {}
-    for slot in candidates:
+    boundary = None  # start of the need-th entry kept
+    for slot in rows:
+        if boundary is not None and slot.start > boundary:
+            break
         pro = slot.professional
         dist = None
         if commune.has_point:
             dist = distance_km(
                 commune.latitude, commune.longitude, slot.practice.latitude, slot.practice.longitude
             )
-        if pro.pk == traitant_id:
-            level = LEVEL_TRAITANT
-        else:
-            if dist is not None and dist > radius:
-                continue
-            level = LEVEL_PARTICIPANT if (pro.sas_participant or pro.cpts_level2) else LEVEL_OTHER
-        if slot.is_plage and (pro.pk, slot.start, slot.end) in kept:
-            kept[(pro.pk, slot.start, slot.end)]["places_left"] += 1
+        if radius is not None and dist is not None and dist > radius:
+            continue
+        plage_key = (pro.pk, slot.start, slot.end)
+        if slot.is_plage and plage_key in kept:
+            kept[plage_key]["places_left"] += 1
             continue
         if per_professional.get(pro.pk, 0) >= MAX_SLOTS_PER_PROFESSIONAL:
             continue
         per_professional[pro.pk] = per_professional.get(pro.pk, 0) + 1
-        key = (pro.pk, slot.start, slot.end) if slot.is_plage else ("slot", slot.pk)
-        kept[key] = {
+        kept[plage_key if slot.is_plage else ("slot", slot.pk)] = {
             "slot": slot,
             "level": level,
             "distance_km": dist,
@@ -214,16 +257,11 @@ def slots_ranked_for(
             and slot.held_by_id == getattr(user, "pk", None)
             and slot.held_until >= now,
         }
+        if boundary is None and len(kept) == need:
+            boundary = slot.start
     ranked = [RankedSlot(**fields) for fields in kept.values()]
-    ranked.sort(
-        key=lambda r: (
-            r.level,
-            r.slot.start,
-            round(r.distance_km or 0.0, 1),
-            r.tie_break,
-        )
-    )
-    return ranked[:limit]
+    ranked.sort(key=lambda r: (r.slot.start, round(r.distance_km or 0.0, 1), r.tie_break))
+    return ranked[:need]
 
 
 def surnumeraire_doctors_for(*, request: Request, radius_km: float | None = None, limit: int = 10):
