@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from relais.accounts.permissions import Scope
 from relais.agenda.models import Channel, Slot, SlotStatus
-from relais.directory.models import Profession, Professional
+from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
@@ -27,7 +27,9 @@ LEVEL_LABELS = {
 }
 MAX_SLOTS_PER_PROFESSIONAL = 3
 # First page of a level's rows: twice the entries it needs, at least this many.
-SEARCH_MIN_PAGE = 10
+SEARCH_MIN_PAGE = 120
+# Up to this many practices in the search box, slots are read by practice ids.
+SEARCH_SPARSE_PRACTICES = 400
 # Only what the result shows: building full model instances dominated the search time.
 RANKED_FIELDS = (
     "public_id",
@@ -161,20 +163,38 @@ def slots_ranked_for(
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius
         )
-        near = base.filter(
-            practice__latitude__range=(min_lat, max_lat),
-            practice__longitude__range=(min_lon, max_lon),
+        in_box = {
+            "practice__latitude__range": (min_lat, max_lat),
+            "practice__longitude__range": (min_lon, max_lon),
+        }
+        # A sparse box (the countryside): its practices first (one indexed read), then the
+        # slots by their ids (one array parameter, see core.lookups), read practice by
+        # practice. Joined to practice for the coordinates, the planner misjudged how many
+        # slots such a box holds and scanned a whole day of the country by time (1 s).
+        # A dense box (a city) keeps the join: reading the window by time finds the box's
+        # slots at once, and thousands of ids would cost more to plan than to run.
+        boxed = list(
+            Practice.objects.filter(
+                latitude__range=(min_lat, max_lat), longitude__range=(min_lon, max_lon)
+            )
+            .order_by()
+            .values_list("pk", flat=True)[: SEARCH_SPARSE_PRACTICES + 1]
         )
+        if len(boxed) <= SEARCH_SPARSE_PRACTICES:
+            near = base.filter(practice__id__any_of=boxed)
+        else:
+            near = base.filter(**in_box)
     else:  # no coordinates (some overseas collectivities): same commune only
         near = base.filter(practice__commune=commune)
     near = near.exclude(professional__level2_only=True)
     if traitant_id:
         near = near.exclude(professional_id=traitant_id)
-    # Three levels, each read earliest first by keyset pages (see _in_start_order): the
+    # Three levels, each read earliest first by keyset pages (see _level_entries): the
     # médecin traitant's slots (whatever the distance), the participants', the others'.
     # A level stops as soon as the rows still unread cannot enter the result (they start
     # later than the last result it needs), and the next levels are not read at all once
     # the result is full: the order is level first, so none of their rows could rank.
+    # Candidates are plain tuples; model instances are built for the kept slots only.
     participant = Q(professional__sas_participant=True) | Q(professional__cpts_level2=True)
     levels = []
     if traitant_id:
@@ -182,14 +202,14 @@ def slots_ranked_for(
     levels.append((LEVEL_PARTICIPANT, near.filter(participant)))
     levels.append((LEVEL_OTHER, near.exclude(participant)))
 
-    ranked: list[RankedSlot] = []
+    entries: list[dict] = []
     for level, qs in levels:
-        need = limit - len(ranked)
+        need = limit - len(entries)
         if need <= 0:
             break
-        ranked += _level_ranked(
+        entries += _level_entries(
             request=request,
-            rows=_in_start_order(qs, first_page=max(2 * need, SEARCH_MIN_PAGE)),
+            qs=qs.values_list(*_CANDIDATE_FIELDS),
             level=level,
             need=need,
             commune=commune,
@@ -197,71 +217,99 @@ def slots_ranked_for(
             user=user,
             now=now,
         )
-    return ranked[:limit]
+    slots = Slot.objects.select_related("professional", "practice__commune").only(*RANKED_FIELDS)
+    by_pk = slots.in_bulk([entry.pop("pk") for entry in entries])
+    return [RankedSlot(slot=by_pk[entry.pop("slot_pk")], **entry) for entry in entries]
 
 
-def _in_start_order(qs: QuerySet[Slot], *, first_page: int):
-    """The rows of `qs` by (start, id), read by pages that double in size, each page
-    continuing after the last row read (keyset, so no row is read twice or skipped)."""
-    page, after = first_page, None
+# What ranking a candidate needs, in this order (see _level_entries).
+_CANDIDATE_FIELDS = (
+    "pk",
+    "start",
+    "end",
+    "is_plage",
+    "status",
+    "held_by_id",
+    "held_until",
+    "professional_id",
+    "professional__public_id",
+    "practice__latitude",
+    "practice__longitude",
+)
+
+
+def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> list[dict]:
+    """The best `need` entries of one level (RankedSlot fields, with the slot's pk).
+
+    Reads `qs` (candidate tuples) by (start, id) in keyset pages that double in size, so no
+    row is read twice or skipped. Keeps at most MAX_SLOTS_PER_PROFESSIONAL per professional
+    (their earliest), merges the places of a plage into one entry, drops rows beyond
+    `radius` (the bounding box's corners; None keeps all). Once `need` entries are kept,
+    only the rows starting at the same time as the need-th can still enter (nearer, or
+    another place of a plage): they are read in one query, and nothing later.
+    """
+    kept: dict[tuple, dict] = {}
+    per_professional: dict[int, int] = {}
+    boundary = None  # start of the need-th entry kept
+    user_pk = getattr(user, "pk", None) if user is not None else None
+
+    def take(row) -> bool:
+        """Rank one row; False once rows can no longer enter (they start too late)."""
+        nonlocal boundary
+        pk, start, end, is_plage, status, held_by, held_until, pro_pk, pro_public_id = row[:9]
+        if boundary is not None and start > boundary:
+            return False
+        dist = None
+        if commune.has_point:
+            dist = distance_km(commune.latitude, commune.longitude, row[9], row[10])
+        if radius is not None and dist is not None and dist > radius:
+            return True
+        plage_key = (pro_pk, start, end)
+        if is_plage and plage_key in kept:
+            kept[plage_key]["places_left"] += 1
+            return True
+        if per_professional.get(pro_pk, 0) >= MAX_SLOTS_PER_PROFESSIONAL:
+            return True
+        per_professional[pro_pk] = per_professional.get(pro_pk, 0) + 1
+        kept[plage_key if is_plage else ("slot", pk)] = {
+            "pk": pk,
+            "slot_pk": pk,
+            "start": start,
+            "level": level,
+            "distance_km": dist,
+            "tie_break": _tie_break(request, pro_public_id),
+            "places_left": 1,
+            "held_by_me": status == SlotStatus.HELD
+            and user_pk is not None
+            and held_by == user_pk
+            and held_until >= now,
+        }
+        if boundary is None and len(kept) == need:
+            boundary = start
+        return True
+
+    page, after = max(2 * need, SEARCH_MIN_PAGE), None
     while True:
         q = qs
         if after is not None:
             q = q.filter(start__gte=after[0]).filter(Q(start__gt=after[0]) | Q(pk__gt=after[1]))
         rows = list(q.order_by("start", "pk")[:page])
-        yield from rows
-        if len(rows) < page:
-            return
-        after = (rows[-1].start, rows[-1].pk)
-        page *= 2
-
-
-def _level_ranked(*, request, rows, level, need, commune, radius, user, now) -> list[RankedSlot]:
-    """The best `need` entries of one level, from its rows in start order.
-
-    Keeps at most MAX_SLOTS_PER_PROFESSIONAL per professional (their earliest), merges the
-    places of a plage into one entry, drops rows beyond `radius` (the bounding box's
-    corners; None keeps all). Stops once `need` entries are kept and the rows left start
-    later than the need-th: those could not enter, while rows starting at the same time
-    still might (nearer, or another place of a plage).
-    """
-    kept: dict[tuple, dict] = {}
-    per_professional: dict[int, int] = {}
-    boundary = None  # start of the need-th entry kept
-    for slot in rows:
-        if boundary is not None and slot.start > boundary:
+        if not all(take(row) for row in rows) or len(rows) < page:
             break
-        pro = slot.professional
-        dist = None
-        if commune.has_point:
-            dist = distance_km(
-                commune.latitude, commune.longitude, slot.practice.latitude, slot.practice.longitude
-            )
-        if radius is not None and dist is not None and dist > radius:
-            continue
-        plage_key = (pro.pk, slot.start, slot.end)
-        if slot.is_plage and plage_key in kept:
-            kept[plage_key]["places_left"] += 1
-            continue
-        if per_professional.get(pro.pk, 0) >= MAX_SLOTS_PER_PROFESSIONAL:
-            continue
-        per_professional[pro.pk] = per_professional.get(pro.pk, 0) + 1
-        kept[plage_key if slot.is_plage else ("slot", slot.pk)] = {
-            "slot": slot,
-            "level": level,
-            "distance_km": dist,
-            "tie_break": _tie_break(request, pro.public_id),
-            "places_left": 1,
-            "held_by_me": slot.status == SlotStatus.HELD
-            and user is not None
-            and slot.held_by_id == getattr(user, "pk", None)
-            and slot.held_until >= now,
-        }
-        if boundary is None and len(kept) == need:
-            boundary = slot.start
-    ranked = [RankedSlot(**fields) for fields in kept.values()]
-    ranked.sort(key=lambda r: (r.slot.start, round(r.distance_km or 0.0, 1), r.tie_break))
-    return ranked[:need]
+        after = (rows[-1][1], rows[-1][0])
+        if boundary is not None:
+            # Every row left starts at `boundary` or later: read that start's rest at once.
+            rest = qs.filter(start=boundary, pk__gt=after[1]) if after[0] == boundary else None
+            if rest is not None:
+                all(take(row) for row in rest.order_by("pk"))
+            break
+        page *= 2
+    ranked = sorted(
+        kept.values(), key=lambda e: (e["start"], round(e["distance_km"] or 0.0, 1), e["tie_break"])
+    )[:need]
+    for entry in ranked:
+        del entry["start"]
+    return ranked
 
 
 def surnumeraire_doctors_for(*, request: Request, radius_km: float | None = None, limit: int = 10):

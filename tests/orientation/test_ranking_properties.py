@@ -1,5 +1,5 @@
 """The ranked search reads each level by keyset pages and stops early (selectors
-`_in_start_order`, `_level_ranked`). Property: whatever the agenda (ties on start time,
+`_level_entries`). Property: whatever the agenda (ties on start time,
 plages, several slots per professional, slots beyond the radius, a médecin traitant or
 not) and however small the pages, it returns exactly what ranking every slot by the
 written rule returns."""
@@ -85,13 +85,16 @@ def _reference(request, now, limit, radius):
     traitant_index=st.one_of(st.none(), st.integers(0, 5)),
     limit=st.integers(1, 6),
     page=st.integers(1, 4),
+    sparse=st.booleans(),
 )
 def test_paged_search_equals_ranking_every_slot(
-    cpts_a, monkeypatch, professionals, traitant_index, limit, page
+    cpts_a, monkeypatch, professionals, traitant_index, limit, page, sparse
 ):
     Slot.objects.all().delete()
     Professional.objects.all().delete()
     monkeypatch.setattr(selectors, "SEARCH_MIN_PAGE", page)
+    # Both ways of reading the box: by practice ids (sparse) or joined (dense).
+    monkeypatch.setattr(selectors, "SEARCH_SPARSE_PRACTICES", 400 if sparse else 0)
     now = timezone.now()
     base = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     created = []
