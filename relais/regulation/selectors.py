@@ -33,8 +33,9 @@ def request_get_for_user(*, scope: Scope, public_id) -> Request:
     """The one way a view loads a request: scoped, 404 otherwise (no existence leak)."""
     req = (
         requests_for(scope=scope)
-        .select_related("sas", "patient__medecin_traitant")
+        .select_related("sas", "patient__medecin_traitant", "patient__commune__departement")
         .filter(public_id=public_id)
+        .order_by()  # public_id is unique: no sort
         .first()
     )
     if req is None:
