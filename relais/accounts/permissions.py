@@ -87,12 +87,14 @@ def scope_for(user) -> Scope:
 def scope_for_api_client(client) -> Scope:
     from relais.territory.models import Sas
 
-    sas_qs = client.sas_scope.all() if client.sas_scope.exists() else Sas.objects.all()
-    sas = list(sas_qs.select_related("departement"))
+    # A client limited to some SAS sees those; one without a limit sees every SAS.
+    sas = list(client.sas_scope.values_list("pk", "departement__code"))
+    if not sas:
+        sas = list(Sas.objects.values_list("pk", "departement__code"))
     return Scope(
         roles=frozenset(f"scope:{s}" for s in client.scopes),
-        sas_ids=frozenset(s.pk for s in sas),
-        departement_codes=frozenset(s.departement.code for s in sas),
+        sas_ids=frozenset(pk for pk, _ in sas),
+        departement_codes=frozenset(code for _, code in sas),
     )
 
 

@@ -162,6 +162,12 @@ class Slot(PublicIdModel):
     source = models.CharField("source", max_length=50, blank=True, default="")
     external_id = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The practice's coordinates, copied by the database (triggers of migration 0005, on
+    # every insert or update of a slot and when a practice moves), never by Python: the
+    # ranked search filters a dense area's slots on them inside its time index, without
+    # joining every slot of the window to its practice (docs/benchmarks.md).
+    latitude = models.FloatField(null=True, blank=True, editable=False)
+    longitude = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["start"]
@@ -180,16 +186,16 @@ class Slot(PublicIdModel):
             models.Index(fields=["status", "start"], name="slot_status_start_idx"),
             models.Index(fields=["professional", "start"], name="slot_professional_start_idx"),
             # Ranked search (docs/benchmarks.md): slots still takeable, by practice then time
-            # (sparse areas) and by time alone (dense areas, ORDER BY start LIMIT n).
+            # (sparse areas) and by time, the box checked in the index (dense areas).
             models.Index(
                 fields=["practice", "start"],
                 condition=Q(status__in=["free", "held"]),
                 name="slot_open_practice_start_idx",
             ),
             models.Index(
-                fields=["start"],
+                fields=["start", "latitude", "longitude"],
                 condition=Q(status__in=["free", "held"]),
-                name="slot_open_start_idx",
+                name="slot_open_start_place_idx",
             ),
         ]
 

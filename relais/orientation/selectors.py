@@ -28,8 +28,8 @@ LEVEL_LABELS = {
 MAX_SLOTS_PER_PROFESSIONAL = 3
 # First page of a level's rows: twice the entries it needs, at least this many.
 SEARCH_MIN_PAGE = 120
-# Up to this many practices in the search box, slots are read by practice ids.
-SEARCH_SPARSE_PRACTICES = 400
+# Up to this many practices in the search box, slots are read practice by practice.
+SEARCH_FEW_PRACTICES = 50
 # Only what the result shows: building full model instances dominated the search time.
 RANKED_FIELDS = (
     "public_id",
@@ -163,27 +163,27 @@ def slots_ranked_for(
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius
         )
-        in_box = {
-            "practice__latitude__range": (min_lat, max_lat),
-            "practice__longitude__range": (min_lon, max_lon),
-        }
-        # A sparse box (the countryside): its practices first (one indexed read), then the
-        # slots by their ids (one array parameter, see core.lookups), read practice by
-        # practice. Joined to practice for the coordinates, the planner misjudged how many
-        # slots such a box holds and scanned a whole day of the country by time (1 s).
-        # A dense box (a city) keeps the join: reading the window by time finds the box's
-        # slots at once, and thousands of ids would cost more to plan than to run.
+        # A box with few practices (the countryside): their ids first (one indexed read),
+        # then their slots, practice by practice (slot_open_practice_start_idx; one array
+        # parameter, see core.lookups). Any other box: the window read by time, the box
+        # checked on the slot's own copy of its practice's coordinates inside the time
+        # index (slot_open_start_place_idx), so slots outside are skipped there without a
+        # join. Joined to practice for its coordinates, the planner misjudged how many
+        # slots a box holds: it scanned a whole day of the country for a rural box (1 s) or
+        # sorted tens of thousands of Paris slots (docs/benchmarks.md).
         boxed = list(
             Practice.objects.filter(
                 latitude__range=(min_lat, max_lat), longitude__range=(min_lon, max_lon)
             )
             .order_by()
-            .values_list("pk", flat=True)[: SEARCH_SPARSE_PRACTICES + 1]
+            .values_list("pk", flat=True)[: SEARCH_FEW_PRACTICES + 1]
         )
-        if len(boxed) <= SEARCH_SPARSE_PRACTICES:
+        if len(boxed) <= SEARCH_FEW_PRACTICES:
             near = base.filter(practice__id__any_of=boxed)
         else:
-            near = base.filter(**in_box)
+            near = base.filter(
+                latitude__range=(min_lat, max_lat), longitude__range=(min_lon, max_lon)
+            )
     else:  # no coordinates (some overseas collectivities): same commune only
         near = base.filter(practice__commune=commune)
     near = near.exclude(professional__level2_only=True)

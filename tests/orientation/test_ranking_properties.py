@@ -93,8 +93,9 @@ def test_paged_search_equals_ranking_every_slot(
     Slot.objects.all().delete()
     Professional.objects.all().delete()
     monkeypatch.setattr(selectors, "SEARCH_MIN_PAGE", page)
-    # Both ways of reading the box: by practice ids (sparse) or joined (dense).
-    monkeypatch.setattr(selectors, "SEARCH_SPARSE_PRACTICES", 400 if sparse else 0)
+    # Both ways of reading the box: practice by practice, or by time on the slots' own
+    # coordinates.
+    monkeypatch.setattr(selectors, "SEARCH_FEW_PRACTICES", 400 if sparse else 0)
     now = timezone.now()
     base = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     created = []
