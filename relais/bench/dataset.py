@@ -315,6 +315,9 @@ class Generator:
                 self.gps_by_dep.setdefault(p[2], []).append(p)
         self.all_gps = [p for p in self.pros if p[3]] or self.pros
         self.gp_by_id = {p[0]: p for p in self.pros if p[3]}
+        # Slots carry their practice's coordinates (agenda 0005); the database triggers that
+        # copy them are skipped by the fast load (session_replication_role), so rows do.
+        self.practice_of = practice_of
         return len(pros) + len(practices) + len(links)
 
     # -- patients and requests -------------------------------------------------------------
@@ -431,6 +434,8 @@ class Generator:
                             "public_id": _uuid(rng),
                             "professional_id": pro[0],
                             "practice_id": pro[1],
+                            "latitude": self.practice_of[pro[1]][0],
+                            "longitude": self.practice_of[pro[1]][1],
                             "start": start,
                             "end": start + timedelta(minutes=20),
                             "status": SlotStatus.FREE
@@ -553,6 +558,8 @@ class Generator:
                             "public_id": _uuid(rng),
                             "professional_id": pro_id,
                             "practice_id": practice_id,
+                            "latitude": self.practice_of[practice_id][0],
+                            "longitude": self.practice_of[practice_id][1],
                             "start": start,
                             "end": start + twenty,
                             "modality": modality,
