@@ -197,6 +197,13 @@ class Slot(PublicIdModel):
                 condition=Q(status__in=["free", "held"]),
                 name="slot_open_start_place_idx",
             ),
+            # ... and by place then time, when the box holds a small share of the window
+            # (an overseas département, a mid-density area): the planner picks.
+            models.Index(
+                fields=["latitude", "longitude", "start"],
+                condition=Q(status__in=["free", "held"]),
+                name="slot_open_place_start_idx",
+            ),
         ]
 
     def __str__(self) -> str:
