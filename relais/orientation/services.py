@@ -1,6 +1,7 @@
 """Writes for orientation: the one booking service every channel calls."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from relais.notifications.services import (
     notify_level2_offer,
 )
 from relais.orientation.models import (
+    ACTIVE_BOOKING_STATUSES,
     Booking,
     BookingChannel,
     BookingKind,
@@ -31,6 +33,8 @@ from relais.regulation.models import Request, RequestEvent, RequestStatus
 from relais.regulation.services import request_transition
 from relais.territory.geo import bounding_box, distance_km
 
+PARIS = ZoneInfo("Europe/Paris")
+
 
 class SlotUnavailable(Conflict):
     """The slot was taken (or closed) by someone else: offer the next best ones."""
@@ -42,9 +46,55 @@ class SlotUnavailable(Conflict):
         self.alternatives = alternatives or []
 
 
-def _alternatives(request: Request, exclude_slot_id: int, user=None):
-    ranked = slots_ranked_for(request=request, limit=4, user=user)
-    return [r for r in ranked if r.slot.pk != exclude_slot_id][:3]
+class ProfessionalFull(SlotUnavailable):
+    """The slot is free but its professional has taken, that day or that week, as many SNP
+    patients as they set (Professional.max_snp_per_day / max_snp_per_week)."""
+
+    code = "professional_capacity_reached"
+
+
+def _alternatives(request: Request, exclude_slot_id: int, user=None, exclude_professional=None):
+    ranked = slots_ranked_for(request=request, limit=8 if exclude_professional else 4, user=user)
+    return [
+        r
+        for r in ranked
+        if r.slot.pk != exclude_slot_id and r.slot.professional_id != exclude_professional
+    ][:3]
+
+
+def _check_capacity(slot: Slot) -> None:
+    """Refuse a slot booking beyond the professional's daily or weekly SNP cap (Paris day,
+    ISO week). Only for capped professionals: their row is locked for the rest of the
+    booking transaction, so two concurrent bookings cannot both take the last place. Every
+    non-cancelled booking counts, surnuméraire and niveau 2 included (those the
+    professional accepts one by one, so they are never refused here)."""
+    professional = slot.professional
+    if professional.max_snp_per_day is None and professional.max_snp_per_week is None:
+        return
+    per_day, per_week = (
+        Professional.objects.select_for_update()
+        .filter(pk=professional.pk)
+        .values_list("max_snp_per_day", "max_snp_per_week")
+        .get()
+    )
+    day = timezone.localtime(slot.start).date()
+    monday = day - timedelta(days=day.weekday())
+    taken = Booking.objects.filter(
+        slot__professional_id=professional.pk, status__in=ACTIVE_BOOKING_STATUSES
+    )
+    for cap, first, days, what in (
+        (per_day, day, 1, "ce jour-là"),
+        (per_week, monday, 7, "cette semaine-là"),
+    ):
+        if cap is None:
+            continue
+        lower = datetime.combine(first, time.min, tzinfo=PARIS)
+        upper = datetime.combine(first + timedelta(days=days), time.min, tzinfo=PARIS)
+        if taken.filter(slot__start__gte=lower, slot__start__lt=upper).count() >= cap:
+            raise ProfessionalFull(
+                f"{professional.display_name} a déjà le nombre maximal de patients SNP "
+                f"qu'il accepte {what} ({cap}). Voici d'autres créneaux."
+            )
 
 
 def slot_hold(*, slot: Slot, user, request: Request | None = None, minutes=None) -> Slot:
@@ -113,6 +163,8 @@ def booking_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            if kind == BookingKind.SLOT:
+                _check_capacity(slot)
             taken = (
                 Slot.objects.filter(pk=slot.pk, start__gt=now)
                 .filter(available_q(now=now, user=operator))
@@ -164,6 +216,11 @@ def booking_create(
             notify_booking_created(booking=booking)
             audit_record(user=operator, action="create", obj=booking, reason=channel)
             _report_to_sas(booking)
+    except ProfessionalFull as exc:
+        exc.alternatives = _alternatives(
+            request, slot.pk, operator, exclude_professional=slot.professional_id
+        )
+        raise
     except SlotUnavailable:
         raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
     except IntegrityError:

@@ -42,6 +42,11 @@ SLOT_NOT_FOUND = "Créneau introuvable : choisissez-en un dans la liste."
 SLOT_TAKEN = "Créneau plus disponible : il vient d'être pris. Voici les suivants."
 
 
+def _unavailable(exc: SlotUnavailable) -> str:
+    """The taken-slot message, or the exception's own (a professional at their cap)."""
+    return SLOT_TAKEN if exc.code == SlotUnavailable.code else exc.message
+
+
 def _slots_context(
     req, *, user, widen=False, modality=None, error=None, alternatives=None, info=None
 ):
@@ -96,7 +101,7 @@ def hold(request, public_id):
     try:
         slot_hold(slot=slot, user=request.user, request=req)
     except SlotUnavailable as exc:
-        return _slot_list(request, req, error=SLOT_TAKEN, alternatives=exc.alternatives)
+        return _slot_list(request, req, error=_unavailable(exc), alternatives=exc.alternatives)
     until = timezone.localtime(slot.held_until)
     return _slot_list(request, req, info=f"Créneau retenu pour vous jusqu'à {until:%H:%M}.")
 
@@ -123,7 +128,7 @@ def book(request, public_id):
             request=req, slot=slot, operator=request.user, channel=BookingChannel.UI
         )
     except SlotUnavailable as exc:
-        return _slot_list(request, req, error=SLOT_TAKEN, alternatives=exc.alternatives)
+        return _slot_list(request, req, error=_unavailable(exc), alternatives=exc.alternatives)
     except ApplicationError as exc:
         return _slot_list(request, req, error=exc.message)
     local = timezone.localtime(booking.slot.start)
