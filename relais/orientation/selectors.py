@@ -1,8 +1,10 @@
 """Reads for orientation: the ranked slot search and bookings."""
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -15,6 +17,8 @@ from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
+
+PARIS = ZoneInfo("Europe/Paris")
 
 # Levels of the ranking, as the national SAS platform orders them.
 LEVEL_TRAITANT = 0
@@ -233,9 +237,59 @@ _CANDIDATE_FIELDS = (
     "held_until",
     "professional_id",
     "professional__public_id",
-    "practice__latitude",
-    "practice__longitude",
+    "latitude",  # the slot's copy of its practice's coordinates
+    "longitude",
+    "professional__max_snp_per_day",
+    "professional__max_snp_per_week",
 )
+
+
+def professional_snp_counts(*, professional_id: int, start: datetime, end: datetime):
+    """SNP patients of a professional (non-cancelled bookings) by Paris date and by ISO
+    week (its Monday), for slots starting in [start, end). One query."""
+    by_day: Counter = Counter()
+    by_week: Counter = Counter()
+    for slot_start in Booking.objects.filter(
+        slot__professional_id=professional_id,
+        status__in=ACTIVE_BOOKING_STATUSES,
+        slot__start__gte=start,
+        slot__start__lt=end,
+    ).values_list("slot__start", flat=True):
+        day = timezone.localtime(slot_start).date()
+        by_day[day] += 1
+        by_week[day - timedelta(days=day.weekday())] += 1
+    return by_day, by_week
+
+
+def week_bounds(day) -> tuple[datetime, datetime]:
+    """[Monday 00:00, next Monday 00:00) of `day`'s ISO week, Paris time."""
+    monday = day - timedelta(days=day.weekday())
+    return (
+        datetime.combine(monday, time.min, tzinfo=PARIS),
+        datetime.combine(monday + timedelta(days=7), time.min, tzinfo=PARIS),
+    )
+
+
+class _Capacity:
+    """During one search: is a capped professional's SNP cap reached on a slot's day or
+    week? Counts are read once per capped professional met (most have no cap: no query)."""
+
+    def __init__(self):
+        self.counts: dict[int, tuple] = {}
+
+    def full(self, professional_id: int, start: datetime, *, per_day, per_week) -> bool:
+        day = timezone.localtime(start).date()
+        monday = day - timedelta(days=day.weekday())
+        if professional_id not in self.counts:
+            # The search window is at most a few days: this week and the next cover it.
+            lower, _ = week_bounds(day)
+            self.counts[professional_id] = professional_snp_counts(
+                professional_id=professional_id, start=lower, end=lower + timedelta(days=21)
+            )
+        by_day, by_week = self.counts[professional_id]
+        return (per_day is not None and by_day[day] >= per_day) or (
+            per_week is not None and by_week[monday] >= per_week
+        )
 
 
 def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> list[dict]:
@@ -252,6 +306,7 @@ def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> l
     per_professional: dict[int, int] = {}
     boundary = None  # start of the need-th entry kept
     user_pk = getattr(user, "pk", None) if user is not None else None
+    capacity = _Capacity()
 
     def take(row) -> bool:
         """Rank one row; False once rows can no longer enter (they start too late)."""
@@ -259,6 +314,10 @@ def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> l
         pk, start, end, is_plage, status, held_by, held_until, pro_pk, pro_public_id = row[:9]
         if boundary is not None and start > boundary:
             return False
+        if (row[11] is not None or row[12] is not None) and capacity.full(
+            pro_pk, start, per_day=row[11], per_week=row[12]
+        ):
+            return True  # the professional's SNP cap for that day or week is reached
         dist = None
         if commune.has_point:
             dist = distance_km(commune.latitude, commune.longitude, row[9], row[10])

@@ -1,7 +1,6 @@
 """Writes for orientation: the one booking service every channel calls."""
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,7 +17,6 @@ from relais.notifications.services import (
     notify_level2_offer,
 )
 from relais.orientation.models import (
-    ACTIVE_BOOKING_STATUSES,
     Booking,
     BookingChannel,
     BookingKind,
@@ -28,12 +26,15 @@ from relais.orientation.models import (
     Level2Status,
     OfferStatus,
 )
-from relais.orientation.selectors import available_q, slots_ranked_for
+from relais.orientation.selectors import (
+    available_q,
+    professional_snp_counts,
+    slots_ranked_for,
+    week_bounds,
+)
 from relais.regulation.models import Request, RequestEvent, RequestStatus
 from relais.regulation.services import request_transition
 from relais.territory.geo import bounding_box, distance_km
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 class SlotUnavailable(Conflict):
@@ -78,23 +79,20 @@ def _check_capacity(slot: Slot) -> None:
         .get()
     )
     day = timezone.localtime(slot.start).date()
-    monday = day - timedelta(days=day.weekday())
-    taken = Booking.objects.filter(
-        slot__professional_id=professional.pk, status__in=ACTIVE_BOOKING_STATUSES
+    lower, upper = week_bounds(day)
+    by_day, by_week = professional_snp_counts(
+        professional_id=professional.pk, start=lower, end=upper
     )
-    for cap, first, days, what in (
-        (per_day, day, 1, "ce jour-là"),
-        (per_week, monday, 7, "cette semaine-là"),
-    ):
-        if cap is None:
-            continue
-        lower = datetime.combine(first, time.min, tzinfo=PARIS)
-        upper = datetime.combine(first + timedelta(days=days), time.min, tzinfo=PARIS)
-        if taken.filter(slot__start__gte=lower, slot__start__lt=upper).count() >= cap:
-            raise ProfessionalFull(
-                f"{professional.display_name} a déjà le nombre maximal de patients SNP "
-                f"qu'il accepte {what} ({cap}). Voici d'autres créneaux."
-            )
+    if per_day is not None and by_day[day] >= per_day:
+        what, cap = "ce jour-là", per_day
+    elif per_week is not None and by_week[lower.date()] >= per_week:
+        what, cap = "cette semaine-là", per_week
+    else:
+        return
+    raise ProfessionalFull(
+        f"{professional.display_name} a déjà le nombre maximal de patients SNP "
+        f"qu'il accepte {what} ({cap}). Voici d'autres créneaux."
+    )
 
 
 def slot_hold(*, slot: Slot, user, request: Request | None = None, minutes=None) -> Slot:
