@@ -157,8 +157,6 @@ def slots_ranked_for(
         Slot.objects.filter(available_q(now=now, user=user))
         .filter(start__gte=start_min, start__lte=start_max)
         .filter(professional__active=True, **{CHANNEL_FIELDS[channel]: True})
-        .select_related("professional", "practice__commune")
-        .only(*RANKED_FIELDS)
     )
     if modality:
         base = base.filter(modality=modality)
@@ -222,7 +220,7 @@ def slots_ranked_for(
             now=now,
         )
     slots = Slot.objects.select_related("professional", "practice__commune").only(*RANKED_FIELDS)
-    by_pk = slots.in_bulk([entry.pop("pk") for entry in entries])
+    by_pk = slots.in_bulk([entry["slot_pk"] for entry in entries])
     return [RankedSlot(slot=by_pk[entry.pop("slot_pk")], **entry) for entry in entries]
 
 
@@ -331,7 +329,6 @@ def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> l
             return True
         per_professional[pro_pk] = per_professional.get(pro_pk, 0) + 1
         kept[plage_key if is_plage else ("slot", pk)] = {
-            "pk": pk,
             "slot_pk": pk,
             "start": start,
             "level": level,
