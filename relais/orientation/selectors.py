@@ -3,8 +3,7 @@
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -12,13 +11,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from relais.accounts.permissions import Scope
+from relais.agenda.hours import PARIS
 from relais.agenda.models import Channel, Slot, SlotStatus
 from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
-
-PARIS = ZoneInfo("Europe/Paris")
 
 # Levels of the ranking, as the national SAS platform orders them.
 LEVEL_TRAITANT = 0
@@ -205,6 +203,7 @@ def slots_ranked_for(
     levels.append((LEVEL_OTHER, near.exclude(participant)))
 
     entries: list[dict] = []
+    capacity = _Capacity()
     for level, qs in levels:
         need = limit - len(entries)
         if need <= 0:
@@ -218,6 +217,7 @@ def slots_ranked_for(
             radius=None if level == LEVEL_TRAITANT else radius,
             user=user,
             now=now,
+            capacity=capacity,
         )
     slots = Slot.objects.select_related("professional", "practice__commune").only(*RANKED_FIELDS)
     by_pk = slots.in_bulk([entry["slot_pk"] for entry in entries])
@@ -255,13 +255,17 @@ def professional_snp_counts(*, professional_id: int, start: datetime, end: datet
     ).values_list("slot__start", flat=True):
         day = timezone.localtime(slot_start).date()
         by_day[day] += 1
-        by_week[day - timedelta(days=day.weekday())] += 1
+        by_week[monday_of(day)] += 1
     return by_day, by_week
 
 
-def week_bounds(day) -> tuple[datetime, datetime]:
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_bounds(day: date) -> tuple[datetime, datetime]:
     """[Monday 00:00, next Monday 00:00) of `day`'s ISO week, Paris time."""
-    monday = day - timedelta(days=day.weekday())
+    monday = monday_of(day)
     return (
         datetime.combine(monday, time.min, tzinfo=PARIS),
         datetime.combine(monday + timedelta(days=7), time.min, tzinfo=PARIS),
@@ -277,7 +281,6 @@ class _Capacity:
 
     def full(self, professional_id: int, start: datetime, *, per_day, per_week) -> bool:
         day = timezone.localtime(start).date()
-        monday = day - timedelta(days=day.weekday())
         if professional_id not in self.counts:
             # The search window is at most a few days: this week and the next cover it.
             lower, _ = week_bounds(day)
@@ -286,11 +289,13 @@ class _Capacity:
             )
         by_day, by_week = self.counts[professional_id]
         return (per_day is not None and by_day[day] >= per_day) or (
-            per_week is not None and by_week[monday] >= per_week
+            per_week is not None and by_week[monday_of(day)] >= per_week
         )
 
 
-def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> list[dict]:
+def _level_entries(
+    *, request, qs, level, need, commune, radius, user, now, capacity: "_Capacity"
+) -> list[dict]:
     """The best `need` entries of one level (RankedSlot fields, with the slot's pk).
 
     Reads `qs` (candidate tuples) by (start, id) in keyset pages that double in size, so no
@@ -304,21 +309,21 @@ def _level_entries(*, request, qs, level, need, commune, radius, user, now) -> l
     per_professional: dict[int, int] = {}
     boundary = None  # start of the need-th entry kept
     user_pk = getattr(user, "pk", None) if user is not None else None
-    capacity = _Capacity()
 
     def take(row) -> bool:
         """Rank one row; False once rows can no longer enter (they start too late)."""
         nonlocal boundary
-        pk, start, end, is_plage, status, held_by, held_until, pro_pk, pro_public_id = row[:9]
+        (pk, start, end, is_plage, status, held_by, held_until, pro_pk, pro_public_id) = row[:9]
+        latitude, longitude, per_day, per_week = row[9:]
         if boundary is not None and start > boundary:
             return False
-        if (row[11] is not None or row[12] is not None) and capacity.full(
-            pro_pk, start, per_day=row[11], per_week=row[12]
+        if (per_day is not None or per_week is not None) and capacity.full(
+            pro_pk, start, per_day=per_day, per_week=per_week
         ):
             return True  # the professional's SNP cap for that day or week is reached
         dist = None
         if commune.has_point:
-            dist = distance_km(commune.latitude, commune.longitude, row[9], row[10])
+            dist = distance_km(commune.latitude, commune.longitude, latitude, longitude)
         if radius is not None and dist is not None and dist > radius:
             return True
         plage_key = (pro_pk, start, end)
