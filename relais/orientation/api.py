@@ -35,14 +35,14 @@ from relais.orientation.services import (
     slot_release,
     surnumeraire_address,
 )
-from relais.regulation.selectors import request_get_for_user
+from relais.regulation.selectors import request_get_for_booking, request_get_for_user
 
 router = Router(tags=["orientation"])
 
 
-def _load_request(scope, public_id):
+def _load_request(scope, public_id, selector=request_get_for_user):
     try:
-        return request_get_for_user(scope=scope, public_id=public_id)
+        return selector(scope=scope, public_id=public_id)
     except Http404:
         raise NotFound("Demande introuvable.") from None
 
@@ -78,7 +78,7 @@ def ranked_slots(request, request_id: UUID, widen: bool = False, modality: Modal
 )
 def create_booking(request, payload: BookingIn, idempotency_key: str | None = Header(None)):
     scope = require_api(request, "booking.create")
-    req = _load_request(scope, payload.request)
+    req = _load_request(scope, payload.request, request_get_for_booking)
     slot = slot_get(public_id=payload.slot)
     if slot is None:
         raise NotFound("Créneau introuvable.")
@@ -90,6 +90,7 @@ def create_booking(request, payload: BookingIn, idempotency_key: str | None = He
         channel=channel,
         idempotency_key=(idempotency_key or "")[:100] or None,
         idempotency_owner=owner,
+        api_client=getattr(getattr(request, "api_client", None), "name", ""),
     )
     return Status(201, booking_out(booking))
 

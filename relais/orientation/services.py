@@ -143,6 +143,7 @@ def booking_create(
     idempotency_owner: str = "",
     kind: str = BookingKind.SLOT,
     refusable_until=None,
+    api_client: str = "",
 ) -> Booking:
     """Place a request on a slot, atomically.
 
@@ -154,10 +155,6 @@ def booking_create(
     """
     if channel not in BookingChannel.values:
         raise ApplicationError("Canal de réservation inconnu.")
-    if idempotency_key:
-        previous = _idempotent_replay(request, slot, idempotency_key, idempotency_owner)
-        if previous:
-            return previous
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -212,22 +209,27 @@ def booking_create(
                 note=f"Rendez-vous avec {slot.professional.display_name}",
             )
             notify_booking_created(booking=booking)
-            audit_record(user=operator, action="create", obj=booking, reason=channel)
+            audit_record(
+                user=operator, api_client=api_client, action="create", obj=booking, reason=channel
+            )
             _report_to_sas(booking)
-    except ProfessionalFull as exc:
-        exc.alternatives = _alternatives(
-            request, slot.pk, operator, exclude_professional=slot.professional_id
-        )
-        raise
-    except SlotUnavailable:
-        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
-    except IntegrityError:
-        # Another transaction won the race on the idempotency key or the slot.
+    except (ApplicationError, IntegrityError) as exc:
+        # A replayed call fails like any second attempt (its slot is taken, its request
+        # booked, or its key is already in the unique index): the key is looked up only
+        # then, which spares a query on every first attempt.
         if idempotency_key:
             previous = _idempotent_replay(request, slot, idempotency_key, idempotency_owner)
             if previous:
                 return previous
-        raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
+        if isinstance(exc, ProfessionalFull):
+            exc.alternatives = _alternatives(
+                request, slot.pk, operator, exclude_professional=slot.professional_id
+            )
+            raise
+        if isinstance(exc, SlotUnavailable | IntegrityError):
+            # IntegrityError: another transaction won the race on the slot.
+            raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
+        raise
     request.status = RequestStatus.BOOKED
     slot.status = SlotStatus.BOOKED
     return booking
@@ -242,7 +244,13 @@ def _report_to_sas(booking: Booking) -> None:
 
 
 def booking_place(
-    *, request: Request, slot: Slot, operator=None, channel=BookingChannel.UI, **idempotency
+    *,
+    request: Request,
+    slot: Slot,
+    operator=None,
+    channel=BookingChannel.UI,
+    api_client: str = "",
+    **idempotency,
 ):
     """Book from an operator page or the JSON API: a slot mirrored from a partner's
     software is also confirmed with that partner; any other goes to booking_create."""
@@ -251,7 +259,12 @@ def booking_place(
 
         return partner_slot_book(request=request, slot=slot, operator=operator)
     return booking_create(
-        request=request, slot=slot, operator=operator, channel=channel, **idempotency
+        request=request,
+        slot=slot,
+        operator=operator,
+        channel=channel,
+        api_client=api_client,
+        **idempotency,
     )
 
 

@@ -72,6 +72,21 @@ def test_it_records_an_api_client_read_as_api(client, snp_request):
     assert (event.api_client, event.role, event.user) == ("logiciel-x", "api", None)
 
 
+def test_it_records_the_api_client_that_booked(client, snp_request):
+    _, token = api_client_create(name="logiciel-x", scopes=["appointments:write", "requests:read"])
+    slot = f.SlotFactory()
+    response = client.post(
+        "/api/v1/bookings",
+        {"request": str(snp_request.public_id), "slot": str(slot.public_id)},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(object_type="orientation.booking", action="create")
+    assert (event.api_client, event.role, event.user) == ("logiciel-x", "api", None)
+    assert event.object_id == response.json()["id"]
+
+
 def test_it_records_each_patient_shown_to_a_professional(client, dr_alice):
     booking = booking_create(request=f.RequestFactory(), slot=f.SlotFactory(professional=dr_alice))
     client.force_login(dr_alice.user)
