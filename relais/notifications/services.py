@@ -45,6 +45,32 @@ def notification_create(
     return notification
 
 
+def notifications_create(messages: list[dict]) -> list[Notification]:
+    """Several messages at once (the patient's SMS and e-mail, the professional's SMS):
+    one INSERT and one queued task for all, in the caller's transaction. Each message is
+    `notification_create`'s keyword arguments; those without a recipient are skipped.
+    A failed delivery is retried on its own (notification_deliver)."""
+    from relais.notifications.tasks import deliver_notifications
+
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                kind=m["kind"],
+                channel=m["channel"],
+                recipient=m["recipient"],
+                subject=m.get("subject", ""),
+                body=m["body"],
+                booking=m.get("booking"),
+            )
+            for m in messages
+            if m["recipient"]
+        ]
+    )
+    if notifications:
+        deliver_notifications.enqueue([n.pk for n in notifications])
+    return notifications
+
+
 def _when(dt) -> str:
     local = timezone.localtime(dt)
     return f"{date_format(local, 'l j F')} à {local:%H:%M}".replace(":", "h", 1)
@@ -61,33 +87,35 @@ def notify_booking_created(*, booking) -> list[Notification]:
         f"Relais : rendez-vous le {when} avec {professional.display_name}, {place}. "
         f"Apportez votre carte Vitale et vos ordonnances en cours. {cancel}"
     )
-    created = [
-        notification_create(
-            kind="booking_patient",
-            channel=NotificationChannel.SMS,
-            recipient=patient.phone,
-            body=patient_text,
-            booking=booking,
-        ),
-        notification_create(
-            kind="booking_patient",
-            channel=NotificationChannel.EMAIL,
-            recipient=patient.email,
-            subject="Votre rendez-vous de soins non programmés",
-            body=patient_text,
-            booking=booking,
-        ),
-        notification_create(
-            kind="booking_professional",
-            channel=NotificationChannel.SMS,
-            recipient=professional.phone,
-            # No patient identity in an SMS to the professional: it is in Relais.
-            body=f"Relais : un patient SNP vous est adressé le {when}. Détails dans Relais.",
-            booking=booking,
-        ),
-    ]
+    created = notifications_create(
+        [
+            {
+                "kind": "booking_patient",
+                "channel": NotificationChannel.SMS,
+                "recipient": patient.phone,
+                "body": patient_text,
+                "booking": booking,
+            },
+            {
+                "kind": "booking_patient",
+                "channel": NotificationChannel.EMAIL,
+                "recipient": patient.email,
+                "subject": "Votre rendez-vous de soins non programmés",
+                "body": patient_text,
+                "booking": booking,
+            },
+            {
+                "kind": "booking_professional",
+                "channel": NotificationChannel.SMS,
+                "recipient": professional.phone,
+                # No patient identity in an SMS to the professional: it is in Relais.
+                "body": f"Relais : un patient SNP vous est adressé le {when}. Détails dans Relais.",
+                "booking": booking,
+            },
+        ]
+    )
     reminders_schedule(booking=booking)
-    return [n for n in created if n is not None]
+    return created
 
 
 def notify_level2_offer(*, offer) -> list[Notification]:
@@ -106,19 +134,23 @@ def notify_level2_offer(*, offer) -> list[Notification]:
         f"Pouvez-vous le recevoir ? {link}"
     )
     pro = offer.professional
-    created = [
-        notification_create(
-            kind="level2_offer", channel=NotificationChannel.SMS, recipient=pro.phone, body=text
-        ),
-        notification_create(
-            kind="level2_offer",
-            channel=NotificationChannel.EMAIL,
-            recipient=pro.email,
-            subject="Relais : demande de soins non programmés (niveau 2)",
-            body=text,
-        ),
-    ]
-    return [n for n in created if n is not None]
+    return notifications_create(
+        [
+            {
+                "kind": "level2_offer",
+                "channel": NotificationChannel.SMS,
+                "recipient": pro.phone,
+                "body": text,
+            },
+            {
+                "kind": "level2_offer",
+                "channel": NotificationChannel.EMAIL,
+                "recipient": pro.email,
+                "subject": "Relais : demande de soins non programmés (niveau 2)",
+                "body": text,
+            },
+        ]
+    )
 
 
 def notify_coordinators_level2(*, call, radius_km: float, added: int) -> list[Notification]:

@@ -13,6 +13,7 @@ from relais.notifications.services import (
     notification_deliver,
     notifications_deliver_pending,
 )
+from relais.notifications.tasks import deliver_notifications
 from relais.orientation.services import booking_cancel, booking_create
 from tests import factories as f
 
@@ -72,6 +73,24 @@ def test_it_retries_a_failing_gateway_with_backoff(settings, snp_request):
         ),
     )
     assert retries.count() == 1
+
+
+def test_the_booking_task_delivers_each_message_and_retries_a_failure_alone(
+    settings, tmp_path, snp_request
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.RELAIS_SMS_BACKEND = "http"
+    settings.RELAIS_SMS_HTTP_URL = "http://127.0.0.1:9/unreachable"  # SMS fail, e-mail works
+    booking_create(request=snp_request, slot=f.SlotFactory())
+    task = DBTaskResult.objects.get(task_path__endswith="deliver_notifications")
+    outcomes = deliver_notifications.call(*task.args_kwargs["args"])
+    assert outcomes == {"sent": 1, "failed": 2}
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get(channel="email").status == NotificationStatus.SENT
+    failed = Notification.objects.filter(channel="sms")
+    assert {n.status for n in failed} == {NotificationStatus.PENDING}
+    retries = DBTaskResult.objects.filter(task_path__endswith="deliver_notification")
+    assert sorted(r.args_kwargs["args"][0] for r in retries) == sorted(n.pk for n in failed)
 
 
 def test_it_refuses_a_non_http_gateway_url(settings):
