@@ -85,12 +85,18 @@ def scope_for(user) -> Scope:
 
 
 def scope_for_api_client(client) -> Scope:
+    from django.db.models import Exists, Q
+
     from relais.territory.models import Sas
 
-    # A client limited to some SAS sees those; one without a limit sees every SAS.
-    sas = list(client.sas_scope.values_list("pk", "departement__code"))
-    if not sas:
-        sas = list(Sas.objects.values_list("pk", "departement__code"))
+    # A client limited to some SAS sees those; one without a limit sees every SAS
+    # (one query either way: it runs on every API call).
+    limits = client.sas_scope.through.objects.filter(apiclient_id=client.pk)
+    sas = list(
+        Sas.objects.filter(Q(pk__in=limits.values("sas_id")) | ~Exists(limits)).values_list(
+            "pk", "departement__code"
+        )
+    )
     return Scope(
         roles=frozenset(f"scope:{s}" for s in client.scopes),
         sas_ids=frozenset(pk for pk, _ in sas),
