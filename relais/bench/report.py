@@ -32,6 +32,7 @@ def _yes(ok: bool | None) -> str:
 class Report:
     quick: bool = False
     workers: int = 0
+    threads: int = 1
     machine: dict = field(default_factory=dict)
     sizes: list = field(default_factory=list)
     bookings: list = field(default_factory=list)
@@ -136,7 +137,8 @@ class Report:
             f"- {pg.get('version')}; shared_buffers {pg.get('shared_buffers')}, work_mem "
             f"{pg.get('work_mem')}, max_connections {pg.get('max_connections')}, jit "
             f"{pg.get('jit')} (stock settings)",
-            f"- Web: gunicorn, {self.workers} sync workers, persistent DB connections "
+            f"- Web: gunicorn, {self.workers} gthread workers × {self.threads} threads, "
+            "persistent DB connections "
             "(DB_CONN_MAX_AGE=600), DEBUG off; the load clients run on the same machine.",
             "",
             "## Targets",
@@ -187,9 +189,8 @@ class Report:
         lines += ["", "## 2. Booking throughput over HTTP", ""]
         if self.bookings:
             lines += [
-                "`POST /api/v1/bookings` (with `Idempotency-Key`) by N client threads (gunicorn's "
-                "sync workers close the connection after each response, so each attempt opens a "
-                "loopback connection), each attempt on its own open request; one "
+                "`POST /api/v1/bookings` (with `Idempotency-Key`) by N client threads, each "
+                "on its own keep-alive connection, each attempt on its own open request; one "
                 "attempt in four targets the slot of the attempt just before it, so two clients "
                 "race for it: one gets 201, the other 409 `slot_unavailable` with "
                 "alternatives (a search).",
