@@ -139,7 +139,8 @@ class Report:
             f"{pg.get('jit')} (stock settings)",
             f"- Web: gunicorn, {self.workers} gthread workers × {self.threads} threads, "
             "persistent DB connections "
-            "(DB_CONN_MAX_AGE=600), DEBUG off; the load clients run on the same machine.",
+            "(DB_CONN_MAX_AGE=600), DEBUG off, the API client's rate limit lifted; the load "
+            "clients run on the same machine.",
             "",
             "## Targets",
             "",
