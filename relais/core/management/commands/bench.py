@@ -88,9 +88,10 @@ class Command(BaseCommand):
         ]
         self.samples = o["samples"] or (40 if quick else 300)
         self.duration = o["duration"] or (4.0 if quick else 15.0)
-        # CPUs + 1 workers of 2 threads: on 2 vCPUs shared with PostgreSQL and the load
-        # clients, the usual 2 x CPUs + 1 sync workers lost ~15 % of the booking rate to
-        # oversubscription (docs/benchmarks.md, "Web server configuration").
+        # CPUs + 1 gthread workers of 2 threads, as docs/operations.md recommends: the same
+        # booking rate as 2 x CPUs + 1 sync workers within noise (docs/benchmarks.md, "Web
+        # server configuration"), with keep-alive and threads that overlap the waits on
+        # partners' and the SAS platform's HTTP calls.
         self.workers = o["workers"] or (os.cpu_count() or 1) + 1
         self.threads = o["threads"]
         self.rng = random.Random(o["seed"])
