@@ -35,6 +35,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def caches_from_url(url: str) -> dict:
+    """CACHE_URL: empty for a per-process memory cache (one process: the demo, tests);
+    redis://host:6379/0 (or rediss://) for a cache shared by every web worker, which the
+    API rate limit and the login throttling need to count across workers."""
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if url.split("://", 1)[0] not in {"redis", "rediss"}:
+        raise ValueError("CACHE_URL : seules les adresses redis:// ou rediss:// sont prises.")
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "relais",
+        }
+    }
+
+
 def _dev_secret_key() -> str:
     """A development key generated once into var/, never committed."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -122,6 +139,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+CACHES = caches_from_url(os.environ.get("CACHE_URL", ""))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
