@@ -10,7 +10,9 @@ from relais.regulation.models import Motif, Patient, Request, RequestStatus
 def _scoped(qs: QuerySet[Request], scope: Scope) -> QuerySet[Request]:
     if not scope.sas_ids and not scope.cpts_ids:
         return qs.none()
-    return qs.filter(Q(sas_id__in=scope.sas_ids) | Q(cpts_id__in=scope.cpts_ids))
+    # One array parameter each (`any_of`): a client without SAS limit holds all ~100 SAS,
+    # whose IN list cost ~0.4 ms of Python per query.
+    return qs.filter(Q(sas__id__any_of=scope.sas_ids) | Q(cpts__id__any_of=scope.cpts_ids))
 
 
 def requests_for(*, scope: Scope, statuses: list[str] | None = None) -> QuerySet[Request]:
