@@ -82,3 +82,48 @@ class TwoFactorMiddleware:
                 )
             return redirect("accounts:two_factor")
         return self.get_response(request)
+
+
+NUL_MESSAGE = "Caractère nul (0x00) interdit dans les paramètres de la requête."
+
+
+class RejectNulBytesMiddleware:
+    """400 for a NUL character in the query string or a JSON/form body, before any view.
+
+    PostgreSQL text cannot hold NUL: such a value used to reach the database and fail
+    with a 500. Uploaded files (multipart) are left alone: they are binary by nature."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.path:
+            return True
+        if request.method not in {"POST", "PUT", "PATCH"}:
+            return False
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return b"%00" in request.body or b"\x00" in request.body
+        if content_type.startswith(("application/json", "application/fhir+json")):
+            return b"\\u0000" in request.body or b"\x00" in request.body
+        return False
+
+    @staticmethod
+    def _refuse(request):
+        from django.http import HttpResponseBadRequest
+
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"error": {"code": "invalid_input", "message": NUL_MESSAGE}}, status=400
+            )
+        if request.path.startswith("/fhir/"):
+            from relais.interop.views import fhir_error
+
+            return fhir_error(400, NUL_MESSAGE)
+        return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
