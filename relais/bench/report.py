@@ -225,13 +225,14 @@ class Report:
             lines.append("pgbench not found on this machine: not measured.")
         elif self.pgbench:
             lines += [
-                "The statements `booking_create` issues for one API booking (captured with "
-                "Django's query log), replayed by `pgbench -f` on the same database: take the "
-                "slot by conditional UPDATE, claim the request, insert the booking, close "
-                "niveau-2 calls, read professional and practice, request event, two "
-                "notifications and their queued tasks, audit row. Each transaction takes its "
-                "own (request, slot) pair, so none conflicts: this is the floor, without HTTP, "
-                "token check, ORM and Python.",
+                "The statements `booking_create` issues in its transaction for one API booking "
+                "(captured with Django's query log), one for one, replayed by `pgbench -f` on "
+                "the same database: take the slot by conditional UPDATE, claim the request, "
+                "insert the booking, close niveau-2 calls, request event, the two messages in "
+                "one INSERT, their delivery task, the reminder tasks still ahead of the slot, "
+                "audit row. Each transaction takes its own (request, slot) pair, so none "
+                "conflicts: this is the floor, without HTTP, token check, the reads before the "
+                "transaction, ORM and Python.",
                 "",
                 "| Clients | Transactions | TPS | p50 / p95 / p99 (ms) | HTTP bookings/s | "
                 "HTTP / pgbench |",
