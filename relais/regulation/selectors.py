@@ -31,11 +31,22 @@ def requests_worklist(*, scope: Scope) -> QuerySet[Request]:
     )
 
 
-def request_get_for_user(*, scope: Scope, public_id) -> Request:
-    """The one way a view loads a request: scoped, 404 otherwise (no existence leak)."""
+# What a request page, the search and the API's reads use of a request.
+REQUEST_RELATED = (
+    "patient__commune__departement",
+    "patient__medecin_traitant",
+    "motif",
+    "sas",
+    "cpts",
+)
+
+
+def _request_get(scope: Scope, public_id, related: tuple[str, ...]) -> Request:
+    if not scope.can("request.view"):
+        raise Http404("Demande introuvable.")
     req = (
-        requests_for(scope=scope)
-        .select_related("sas", "patient__medecin_traitant", "patient__commune__departement")
+        _scoped(Request.objects.all(), scope)
+        .select_related(*related)
         .filter(public_id=public_id)
         .order_by()  # public_id is unique: no sort
         .first()
@@ -45,24 +56,18 @@ def request_get_for_user(*, scope: Scope, public_id) -> Request:
     return req
 
 
+def request_get_for_user(*, scope: Scope, public_id) -> Request:
+    """The one way a view loads a request: scoped, 404 otherwise (no existence leak)."""
+    return _request_get(scope, public_id, REQUEST_RELATED)
+
+
 def request_get_for_booking(*, scope: Scope, public_id) -> Request:
     """A request about to be booked through the API: scoped and 404 like
     request_get_for_user, but loaded with its patient only. A booking reads nothing else
     of it, and the eight-table join of the full selector costs PostgreSQL ~3 ms of
     planning per call (docs/benchmarks.md); a refused booking loads what its
     alternatives need lazily."""
-    if not scope.can("request.view"):
-        raise Http404("Demande introuvable.")
-    req = (
-        _scoped(Request.objects.all(), scope)
-        .select_related("patient")
-        .filter(public_id=public_id)
-        .order_by()
-        .first()
-    )
-    if req is None:
-        raise Http404("Demande introuvable.")
-    return req
+    return _request_get(scope, public_id, ("patient",))
 
 
 def motifs_all() -> QuerySet[Motif]:
