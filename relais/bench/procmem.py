@@ -1,5 +1,6 @@
-"""Resident memory of a process and its children, from /proc (Linux, Django-free)."""
+"""Memory and CPU time of processes, from /proc (Linux, Django-free)."""
 
+import os
 from pathlib import Path
 
 
@@ -27,3 +28,28 @@ def memory_kib(pid: int) -> dict:
     except OSError:
         pass
     return values
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time consumed so far by these processes (gone ones count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(prefix: str) -> list[int]:
+    """Processes whose command line starts with `prefix` (e.g. "postgres:" for the
+    PostgreSQL backends, which rename themselves)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(prefix.encode()):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return sorted(found)

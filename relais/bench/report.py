@@ -210,6 +210,20 @@ class Report:
                     f"{_ms(a['p50'])} / {_ms(a['p95'])} / {_ms(a['p99'])} | "
                     f"{_ms(r['created']['p99'])} | {_ms(r['conflict']['p99'])} |"
                 )
+            cpu = [r for r in self.bookings if r.get("cpu_per_booking") and r["bookings"]]
+            if cpu:
+                lines += [
+                    "",
+                    "CPU per booking made (refused attempts included), read from /proc during "
+                    "each run: "
+                    + "; ".join(
+                        f"{r['clients']} clients: web {r['cpu_per_booking']['web'] * 1000:.1f} "
+                        f"ms, PostgreSQL {r['cpu_per_booking']['postgresql'] * 1000:.1f} ms, "
+                        f"load clients {r['cpu_per_booking']['clients'] * 1000:.1f} ms"
+                        for r in cpu
+                    )
+                    + f" (the machine has {self.machine.get('nproc')} CPUs).",
+                ]
             d = self.double_bookings
             lines += [
                 "",

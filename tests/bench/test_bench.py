@@ -97,6 +97,22 @@ def test_it_reads_its_own_memory():
     assert procmem.memory_kib(2**22 + 12345) == {"rss": 0, "hwm": 0}
 
 
+def test_it_reads_cpu_time_and_finds_processes_by_command_line():
+    import os
+    import time
+
+    before = procmem.cpu_seconds([os.getpid()])
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn a little CPU
+        pass
+    assert procmem.cpu_seconds([os.getpid()]) > before
+    assert procmem.cpu_seconds([2**22 + 12345]) == 0.0
+    with open(f"/proc/{os.getpid()}/cmdline", "rb") as f:
+        own = f.read().split(b"\0")[0].decode()
+    assert os.getpid() in procmem.pids_named(own)
+    assert os.getpid() not in procmem.pids_named(own + "-no-such-program")
+
+
 def test_it_runs_concurrent_clients_against_a_server():
     seen = []
 
@@ -155,6 +171,7 @@ def _fake_report():
         "all": search,
         "created": search,
         "conflict": search,
+        "cpu_per_booking": {"web": 0.0171, "postgresql": 0.0068, "clients": 0.0005},
     }
     return Report(
         workers=3,
@@ -179,3 +196,7 @@ def test_it_writes_the_report_and_keeps_the_analysis(tmp_path):
     assert "| search p95 over HTTP ≤ 60 ms | 70.0 ms at 1,000 slots | **not met** |" in text
     assert "| HTTP ≥ 30 % of pgbench | 40% (16 clients) | **met** |" in text
     assert "| indicators, département-year ≤ 1 s | 120 ms (median) | **met** |" in text
+    assert (
+        "16 clients: web 17.1 ms, PostgreSQL 6.8 ms, load clients 0.5 ms (the machine has 2 CPUs)"
+        in text
+    )

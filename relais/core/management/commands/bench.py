@@ -353,6 +353,7 @@ class Command(BaseCommand):
             pairs = self._pairs(cap, self.used_requests, self.used_slots)
             bodies = [{"request": str(r[1]), "slot": str(s[1])} for r, s in pairs]
             before = Booking.objects.filter(channel="api").count()
+            cpu_before = self._cpu()
             result = http.concurrent_posts(
                 HOST,
                 self.port,
@@ -363,6 +364,7 @@ class Command(BaseCommand):
                 self.duration,
                 key_prefix=f"bench-{clients}-{uuid.uuid4().hex[:6]}",
             )
+            cpu_after = self._cpu()
             created = Booking.objects.filter(channel="api").count() - before
             ok = result.statuses.get(201, 0)
             run = {
@@ -378,6 +380,11 @@ class Command(BaseCommand):
                 "created": stats.summary_ms(result.latencies.get(201, [])),
                 "conflict": stats.summary_ms(result.latencies.get(409, [])),
                 "exhausted": sum(result.statuses.values()) >= len(bodies),
+                # CPU seconds per booking made, refused attempts included.
+                "cpu_per_booking": {
+                    part: (cpu_after[part] - cpu_before[part]) / ok if ok else 0.0
+                    for part in cpu_before
+                },
             }
             self.report.bookings.append(run)
             self.stdout.write(
@@ -386,6 +393,17 @@ class Command(BaseCommand):
                 f"statuts {run['statuses']}"
             )
         self.report.double_bookings = self._double_bookings()
+
+    def _cpu(self) -> dict:
+        """CPU seconds used so far by the web server (master and workers), by PostgreSQL's
+        processes (the whole cluster: only the benchmark runs on it) and by this process
+        (the load clients)."""
+        web = [self.server.pid, *procmem.children(self.server.pid)]
+        return {
+            "web": procmem.cpu_seconds(web),
+            "postgresql": procmem.cpu_seconds(procmem.pids_named("postgres")),
+            "clients": time.process_time(),
+        }
 
     def _double_bookings(self) -> dict:
         with connection.cursor() as cursor:
