@@ -28,6 +28,12 @@ def browser():
         )
         yield b
         b.close()
+        # Playwright's sync API runs the test in a greenlet of its own, where Django keeps
+        # separate connections: close them here, or each browser test leaves one open
+        # (PostgreSQL then refuses to drop the test database at the end of the run).
+        from django.db import connections
+
+        connections.close_all()
 
 
 def login(page, base_url, username, password="un-mot-de-passe-solide"):
