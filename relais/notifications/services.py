@@ -16,55 +16,45 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def _queue(notification: Notification, *, delay_seconds: int = 0) -> None:
+def _queue_retry(notification: Notification, *, delay_seconds: int) -> None:
+    """Another attempt of one message after `delay_seconds` (exponential backoff)."""
     from relais.notifications.tasks import deliver_notification
 
-    # The database task backend writes the task row in the current transaction:
-    # if the booking rolls back, so does the message; if the worker is down,
-    # the row waits for it. Failed attempts come back with an exponential backoff.
-    task = deliver_notification
-    if delay_seconds:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
-    task.enqueue(notification.pk)
+    deliver_notification.using(run_after=timezone.now() + timedelta(seconds=delay_seconds)).enqueue(
+        notification.pk
+    )
 
 
 def notification_create(
     *, kind: str, channel: str, recipient: str, body: str, subject: str = "", booking=None
 ) -> Notification | None:
-    if not recipient:
-        return None
-    notification = Notification.objects.create(
-        kind=kind,
-        channel=channel,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        booking=booking,
+    """One message (None without a recipient): see notifications_create."""
+    created = notifications_create(
+        [
+            {
+                "kind": kind,
+                "channel": channel,
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "booking": booking,
+            }
+        ]
     )
-    _queue(notification)
-    return notification
+    return created[0] if created else None
 
 
 def notifications_create(messages: list[dict]) -> list[Notification]:
-    """Several messages at once (the patient's SMS and e-mail, the professional's SMS):
-    one INSERT and one queued task for all, in the caller's transaction. Each message is
-    `notification_create`'s keyword arguments; those without a recipient are skipped.
-    A failed delivery is retried on its own (notification_deliver)."""
+    """Messages written together (a booking's SMS and e-mail to the patient, SMS to the
+    professional): one INSERT and one queued delivery task, in the caller's transaction
+    (the database task backend: if the caller rolls back, so do the messages; if the
+    worker is down, the task waits for it). Each message holds Notification fields; those
+    without a recipient are skipped. A failed delivery is retried on its own
+    (notification_deliver)."""
     from relais.notifications.tasks import deliver_notifications
 
     notifications = Notification.objects.bulk_create(
-        [
-            Notification(
-                kind=m["kind"],
-                channel=m["channel"],
-                recipient=m["recipient"],
-                subject=m.get("subject", ""),
-                body=m["body"],
-                booking=m.get("booking"),
-            )
-            for m in messages
-            if m["recipient"]
-        ]
+        [Notification(**m) for m in messages if m["recipient"]]
     )
     if notifications:
         deliver_notifications.enqueue([n.pk for n in notifications])
@@ -259,7 +249,7 @@ def notification_deliver(*, notification_id: int) -> str:
             if notification.attempts >= MAX_ATTEMPTS:
                 notification.status = NotificationStatus.FAILED
             else:
-                _queue(notification, delay_seconds=60 * 2**notification.attempts)
+                _queue_retry(notification, delay_seconds=60 * 2**notification.attempts)
             notification.save(update_fields=["attempts", "last_error", "status"])
             logger.warning(
                 "notification %s failed (attempt %s)", notification.pk, notification.attempts
