@@ -74,7 +74,8 @@ def require_api(request: HttpRequest, action: str) -> Scope:
     return scope
 
 
-def _error(request, status: int, code: str, message: str, **extra):
+def error_response(request, status: int, code: str, message: str, **extra):
+    """Every API error has this body: {"error": {"code": …, "message": …, …}}."""
     return api.create_response(
         request, {"error": {"code": code, "message": message, **extra}}, status=status
     )
@@ -89,23 +90,27 @@ def application_error(request, exc: ApplicationError):
         from relais.orientation.schemas import ranked_slot_out
 
         extra["alternatives"] = [ranked_slot_out(r) for r in alternatives]
-    return _error(request, status, exc.code, exc.message, **extra)
+    return error_response(request, status, exc.code, exc.message, **extra)
 
 
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
-    return _error(request, 422, "validation_error", "Données invalides.", details=exc.errors)
+    return error_response(
+        request, 422, "validation_error", "Données invalides.", details=exc.errors
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def authentication_error(request, exc):
-    return _error(request, 401, "unauthorized", "Authentification requise (jeton ou session).")
+    return error_response(
+        request, 401, "unauthorized", "Authentification requise (jeton ou session)."
+    )
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     code = "throttled" if exc.status_code == 429 else "http_error"
-    return _error(request, exc.status_code, code, str(exc))
+    return error_response(request, exc.status_code, code, str(exc))
 
 
 @api.get("/health", auth=None, tags=["système"], summary="État du service")

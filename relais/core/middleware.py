@@ -119,9 +119,9 @@ class RejectNulBytesMiddleware:
         from django.http import HttpResponseBadRequest
 
         if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"error": {"code": "invalid_input", "message": NUL_MESSAGE}}, status=400
-            )
+            from relais.api import error_response
+
+            return error_response(request, 400, "invalid_input", NUL_MESSAGE)
         if request.path.startswith("/fhir/"):
             from relais.interop.views import fhir_error
 
