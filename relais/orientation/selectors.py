@@ -359,10 +359,10 @@ def _level_entries(
             break
         after = (rows[-1][1], rows[-1][0])
         if boundary is not None:
-            # Every row left starts at `boundary` or later: read that start's rest at once.
-            rest = qs.filter(start=boundary, pk__gt=after[1]) if after[0] == boundary else None
-            if rest is not None:
-                all(take(row) for row in rest.order_by("pk"))
+            # Every row read so far was taken, so the last one starts at `boundary`; the
+            # rows left at that same start can still enter: read them at once, then stop.
+            for row in qs.filter(start=boundary, pk__gt=after[1]).order_by("pk"):
+                take(row)
             break
         page *= 2
     ranked = sorted(

@@ -28,6 +28,7 @@ from relais.orientation.models import (
 )
 from relais.orientation.selectors import (
     available_q,
+    monday_of,
     professional_snp_counts,
     slots_ranked_for,
     week_bounds,
@@ -85,7 +86,7 @@ def _check_capacity(slot: Slot) -> None:
     )
     if per_day is not None and by_day[day] >= per_day:
         what, cap = "ce jour-là", per_day
-    elif per_week is not None and by_week[lower.date()] >= per_week:
+    elif per_week is not None and by_week[monday_of(day)] >= per_week:
         what, cap = "cette semaine-là", per_week
     else:
         return
