@@ -303,7 +303,7 @@ def indicators_compute(
         sorted((codes[row["motif_id"]], row["total"]) for row in per_motif if row["motif_id"])
     )
 
-    # 3. Slots published (not blocked, starting in the period), used, and their owners.
+    # 2. Slots published (not blocked, starting in the period), used, and their owners.
     # Grouped by professional (a hash aggregate) rather than COUNT(DISTINCT), which sorts
     # every slot; the few hundred groups are then added up.
     slot_figures = {"publishing": 0, "published": 0, "used": 0}
@@ -327,7 +327,7 @@ def indicators_compute(
         .exclude(status=BookingStatus.CANCELLED)
         .order_by()
     )
-    # 4. Delays, and who took the patients and how they were placed (published slot,
+    # 3. Delays, and who took the patients and how they were placed (published slot,
     # surnuméraire or niveau 2): groups per professional and kind, added up by profession
     # and by kind; the number of distinct professionals is the number who accepted one.
     delays, groups = _booking_figures(bookings)

@@ -89,8 +89,8 @@ class Command(BaseCommand):
         self.samples = o["samples"] or (40 if quick else 300)
         self.duration = o["duration"] or (4.0 if quick else 15.0)
         # CPUs + 1 gthread workers of 2 threads, as docs/operations.md recommends: the same
-        # booking rate as 2 x CPUs + 1 sync workers within noise (docs/benchmarks.md, "Web
-        # server configuration"), with keep-alive and threads that overlap the waits on
+        # booking rate as 2 x CPUs + 1 sync workers within noise (docs/benchmarks.md,
+        # "Booking", item 5), with keep-alive and threads that overlap the waits on
         # partners' and the SAS platform's HTTP calls.
         self.workers = o["workers"] or (os.cpu_count() or 1) + 1
         self.threads = o["threads"]
@@ -518,10 +518,6 @@ class Command(BaseCommand):
         self.stdout.write(out.getvalue())
 
 
-# The booking transaction of orientation.services.booking_create, statement for statement
-# (as captured from one API booking): take the slot, claim the request, insert the booking,
-# close niveau-2 calls, read the professional and the practice, the request event, two
-# notifications with their queued tasks, the audit row.
 # The statements booking_create issues inside its transaction for one API booking
 # (captured with Django's query log), one for one: slot, request, booking, niveau-2
 # calls, event, the two messages in one INSERT, their delivery task, the reminder tasks
