@@ -28,18 +28,40 @@ class SuggestOut(Schema):
     red_flag_reasons: list[str]
 
 
-@motifs_router.get(
+class SuggestIn(Schema):
+    q: str = Field(..., max_length=500, description="Ce que dit l'appelant, en texte libre.")
+    limit: int = Field(5, ge=1, le=10)
+
+
+@motifs_router.post(
     "/suggest",
     response=SuggestOut,
     summary="Suggérer des motifs CISP-2 et détecter les signes de gravité",
-    description="Texte libre en français (fautes, abréviations, mots courants). "
+    description="Texte libre en français (fautes, abréviations, mots courants), dans le corps "
+    "JSON (jamais dans l'URL : les symptômes n'ont rien à faire dans les journaux). "
     "`red_flag` vrai : proposer le transfert au 15.",
+)
+def suggest_motifs_post(request, payload: SuggestIn):
+    require_api(request, "motifs.read")
+    return _suggest_out(motif_suggestions(text=payload.q, limit=payload.limit))
+
+
+@motifs_router.get(
+    "/suggest",
+    response=SuggestOut,
+    deprecated=True,
+    summary="Suggérer des motifs CISP-2 (obsolète : utiliser POST)",
+    description="Obsolète : le texte passe dans l'URL. Utiliser `POST /motifs/suggest` avec "
+    'un corps JSON `{"q": …}`. La chaîne de requête de cette route est retirée des journaux.',
 )
 def suggest_motifs(
     request, q: str = Query(..., max_length=500), limit: int = Query(5, ge=1, le=10)
 ):
     require_api(request, "motifs.read")
-    result = motif_suggestions(text=q, limit=limit)
+    return _suggest_out(motif_suggestions(text=q, limit=limit))
+
+
+def _suggest_out(result) -> dict:
     return {
         "suggestions": [
             {"code": s.code, "label": s.label, "score": round(s.score, 3)}

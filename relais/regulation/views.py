@@ -131,10 +131,12 @@ def request_close(request, public_id):
     return redirect("regulation:request_detail", public_id=req.public_id)
 
 
+@require_POST
 @require("request.create")
 def motif_suggest(request):
-    """htmx fragment: CISP-2 suggestions and red-flag alert under the free-text motif."""
-    text = request.GET.get("motif_text", "")
+    """htmx fragment: CISP-2 suggestions and red-flag alert under the free-text motif.
+    POST only: the symptoms typed must not travel in a URL (access logs, history)."""
+    text = request.POST.get("motif_text", "")
     result = motif_suggestions(text=text, limit=4) if len(text.strip()) >= 3 else None
     return render(request, "regulation/partials/motif_suggestions.html", {"result": result})
 
@@ -228,12 +230,13 @@ def referral_new(request):
     return render(request, "regulation/request_new.html", {"form": form, "referral": True})
 
 
+@require_POST
 @require("request.create")
 def patient_lookup(request):
     """htmx fragment: known patients of the territory matching the typed name, so that
     the same person is taken up again rather than typed twice."""
     scope = scope_for(request.user)
-    patients = patients_search(scope=scope, query=request.GET.get("last_name", ""))
+    patients = patients_search(scope=scope, query=request.POST.get("last_name", ""))
     audit_record_reads(user=request.user, objects=patients, reason="recherche patient")
     return render(request, "regulation/partials/patient_matches.html", {"patients": patients})
 

@@ -223,8 +223,8 @@ TABLE: dict[str, Case] = {
     # regulation
     "GET regulation:worklist": page("regulation:worklist", {*VIEW91, OP43}),
     "GET regulation:request_new": page("regulation:request_new", CREATE),
-    "GET regulation:motif_suggest": page(
-        "regulation:motif_suggest", CREATE, query={"motif_text": "fièvre"}
+    "POST regulation:motif_suggest": page(
+        "regulation:motif_suggest", CREATE, data=lambda c: {"motif_text": "fièvre"}
     ),
     "GET regulation:request_detail": page("regulation:request_detail", VIEW91, REQ),
     "POST regulation:request_close": page(
@@ -233,8 +233,8 @@ TABLE: dict[str, Case] = {
         REQ,
         data=lambda c: {"outcome": "advice", "reason": "conseil téléphonique"},
     ),
-    "GET regulation:patient_lookup": page(
-        "regulation:patient_lookup", CREATE, query={"last_name": "pa"}
+    "POST regulation:patient_lookup": page(
+        "regulation:patient_lookup", CREATE, data=lambda c: {"last_name": "pa"}
     ),
     "POST regulation:request_decide": page(
         "regulation:request_decide", {REG}, REQ, data=lambda c: {"decision": "consultation"}
@@ -358,6 +358,9 @@ TABLE: dict[str, Case] = {
     "GET /requests/{request_id}": api_op("/requests/{request_id}", {*VIEW91, TOK91}),
     "GET /motifs/suggest": api_op(
         "/motifs/suggest", {*CREATE, TOK91, TOK43}, query={"q": "fievre"}
+    ),
+    "POST /motifs/suggest": api_op(
+        "/motifs/suggest", {*CREATE, TOK91, TOK43}, data=lambda c: {"q": "fievre"}
     ),
     "GET /indicators": api_op(
         "/indicators",

@@ -1,0 +1,21 @@
+"""gunicorn configuration for Relais: `gunicorn -c deploy/gunicorn.conf.py relais.wsgi`.
+
+The access log never shows a query string (a patient's name or symptoms typed into an
+old client or the deprecated GET /api/v1/motifs/suggest?q=…): relais.core.logging's
+GunicornLogger cuts every URL at its "?", on every route, and the format below prints
+the path (%(U)s), never %(q)s or the raw request line."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
+
+logger_class = "relais.core.logging.GunicornLogger"
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
+# Combined format, with the path instead of the request line and no user agent details
+# beyond what operations need; %(f)s (referrer) is cut at its "?" by the logger class.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(f)s"'
