@@ -129,6 +129,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
     phone = "0639981234"
     email = "lucie@example.invalid"
     commune = factory.LazyFunction(lambda: commune("91228"))
+    # The territory owning the record: its commune's SAS (None when none is configured).
+    sas = factory.LazyAttribute(lambda o: getattr(o.commune.departement, "sas", None))
 
 
 class RequestFactory(factory.django.DjangoModelFactory):
@@ -137,6 +139,8 @@ class RequestFactory(factory.django.DjangoModelFactory):
 
     reference = factory.Sequence(lambda n: f"91-T{n:05d}")
     patient = factory.SubFactory(PatientFactory)
+    callback_phone = factory.LazyAttribute(lambda o: o.patient.phone)
+    callback_email = factory.LazyAttribute(lambda o: o.patient.email)
     channel = Channel.PHONE
     motif_text = "fièvre depuis hier"
     urgency = "12-24h"

@@ -391,7 +391,7 @@ def slot_cancel_booking(*, slot: Slot, actor=None, reason: str = ""):
         notification_create(
             kind="booking_cancelled_patient",
             channel=NotificationChannel.SMS,
-            recipient=booking.request.patient.phone,
+            recipient=booking.request.callback_phone,
             body=(
                 f"Relais : votre rendez-vous du {local:%d/%m à %H:%M} avec "
                 f"{slot.professional.display_name} est annulé par le cabinet. "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -31,7 +32,7 @@ from relais.orientation.services import (
     booking_record_outcome,
 )
 from relais.regulation.models import Channel, Motif, UrgencyBand
-from relais.regulation.services import PatientInput, patient_find_or_create, request_create
+from relais.regulation.services import PatientInput, request_create
 from relais.territory.geo import search_key
 from relais.territory.models import Commune
 
@@ -80,6 +81,7 @@ class AppointmentIn:
     patient_address: tuple[str, str]
     motif: Motif | None
     motif_text: str
+    patient_ref: str | None = None
 
 
 def _urgency_for(start: datetime, now: datetime) -> str:
@@ -133,7 +135,8 @@ def parse_appointment(payload: dict) -> AppointmentIn:
     refs = [s.get("reference", "") for s in payload.get("slot") or []]
     if len(refs) != 1 or not refs[0].startswith("Slot/"):
         raise BadParameter("Appointment.slot doit référencer un seul créneau (Slot/<id>).")
-    patient, address = _contained_patient(payload)
+    patient_ref = _referenced_patient_id(payload)
+    patient, address = _contained_patient(payload, required=patient_ref is None)
     motif, motif_text = None, ""
     for reason in payload.get("reasonCode") or []:
         for coding in reason.get("coding") or []:
@@ -149,10 +152,46 @@ def parse_appointment(payload: dict) -> AppointmentIn:
         patient_address=address,
         motif=motif,
         motif_text=motif_text[:500],
+        patient_ref=patient_ref,
     )
 
 
-def _contained_patient(payload: dict):
+def _referenced_patient_id(payload: dict) -> str | None:
+    """A participant pointing at a Relais patient (`Patient/<id>`, the reference our
+    Appointments carry), if any."""
+    for participant in payload.get("participant") or []:
+        ref = (participant.get("actor") or {}).get("reference", "")
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            return ref.removeprefix("Patient/")
+    return None
+
+
+def fhir_patient_for(*, scope: Scope, data: "AppointmentIn", client=None):
+    """The patient of a received Appointment and the callback contact of this request.
+
+    A participant `Patient/<id>` takes up that Relais patient only if it is in the
+    client's territory (else 404, as for an unknown one); otherwise a NEW record is
+    always created from the contained Patient: no matching on names or birth date, and
+    an existing record's contact details are never changed through FHIR."""
+    from django.http import Http404
+
+    from relais.regulation.selectors import patient_get_for_scope
+    from relais.regulation.services import patient_create
+
+    given = data.patient
+    if data.patient_ref:
+        try:
+            patient = patient_get_for_scope(scope=scope, public_id=data.patient_ref)
+        except (Http404, ValueError, DjangoValidationError):
+            raise NotFound("Patient introuvable.") from None
+        phone = (given.phone if given else "") or patient.phone
+        email = (given.email if given else "") or patient.email
+        return patient, phone, email
+    patient = patient_create(data=given, api_client=client.name if client else "")
+    return patient, patient.phone, patient.email
+
+
+def _contained_patient(payload: dict, *, required: bool = True):
     contained = {
         c.get("id"): c for c in payload.get("contained") or [] if c.get("resourceType") == "Patient"
     }
@@ -164,6 +203,8 @@ def _contained_patient(payload: dict):
     if patient is None and contained:
         patient = next(iter(contained.values()))
     if patient is None:
+        if not required:
+            return None, ("", "")
         raise Unprocessable("Le patient doit être fourni en ressource Patient contenue.")
     names = patient.get("name") or [{}]
     family = names[0].get("family") or ""
@@ -221,20 +262,23 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
         or slot.practice.commune.departement.code not in scope.departement_codes
     ):
         raise NotFound("Créneau introuvable.")
-    patient_data = data.patient
-    patient_data.commune = _commune_for(*data.patient_address) or slot.practice.commune
+    if data.patient is not None:
+        data.patient.commune = _commune_for(*data.patient_address) or slot.practice.commune
     try:
         with transaction.atomic():
             # The request is created in the same transaction as the booking: if the slot
             # is taken meanwhile, no orphan request is left in the operators' worklist.
-            patient = patient_find_or_create(data=patient_data)
+            patient, phone, email = fhir_patient_for(scope=scope, data=data, client=client)
             req = request_create(
                 patient=patient,
+                callback_phone=phone,
+                callback_email=email,
                 channel=Channel.PHONE,
                 motif=data.motif,
                 motif_text=data.motif_text or f"Orientation reçue de {client.name} (FHIR)",
                 urgency=_urgency_for(slot.start, timezone.now()),
                 scope=scope,
+                api_client=client.name,
             )
             booking = booking_create(
                 request=req,
@@ -573,7 +617,10 @@ def partner_appointment_payload(*, booking: Booking) -> dict:
         contained["birthDate"] = patient.birth_date.isoformat()
     telecom = [
         {"system": s, "value": v}
-        for s, v in (("phone", patient.phone), ("email", patient.email))
+        for s, v in (
+            ("phone", booking.request.callback_phone),
+            ("email", booking.request.callback_email),
+        )
         if v
     ]
     if telecom:

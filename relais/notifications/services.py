@@ -68,7 +68,7 @@ def _when(dt) -> str:
 
 def notify_booking_created(*, booking) -> list[Notification]:
     """Messages to the patient and to the professional; called inside the booking transaction."""
-    slot, patient = booking.slot, booking.request.patient
+    slot, req = booking.slot, booking.request
     professional, practice = slot.professional, slot.practice
     when = _when(slot.start)
     place = _place(slot)
@@ -82,14 +82,14 @@ def notify_booking_created(*, booking) -> list[Notification]:
             {
                 "kind": "booking_patient",
                 "channel": NotificationChannel.SMS,
-                "recipient": patient.phone,
+                "recipient": req.callback_phone,  # this request's contact, not the record's
                 "body": patient_text,
                 "booking": booking,
             },
             {
                 "kind": "booking_patient",
                 "channel": NotificationChannel.EMAIL,
-                "recipient": patient.email,
+                "recipient": req.callback_email,
                 "subject": "Votre rendez-vous de soins non programmés",
                 "body": patient_text,
                 "booking": booking,
@@ -208,7 +208,7 @@ def booking_reminder_send(*, booking_id: int, hours_before: int) -> str:
     created = notification_create(
         kind=f"reminder_{hours_before}h",
         channel=NotificationChannel.SMS,
-        recipient=booking.request.patient.phone,
+        recipient=booking.request.callback_phone,
         body=text,
         booking=booking,
     )

@@ -1,6 +1,7 @@
 from datetime import date, datetime
 from uuid import UUID
 
+from django.db import transaction
 from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
 
@@ -8,8 +9,13 @@ from relais.api import require_api
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, NotFound
 from relais.regulation.models import Channel, UrgencyBand
-from relais.regulation.selectors import motif_get, motif_suggestions, request_get_for_user
-from relais.regulation.services import PatientInput, patient_find_or_create, request_create
+from relais.regulation.selectors import (
+    motif_get,
+    motif_suggestions,
+    patient_get_for_scope,
+    request_get_for_user,
+)
+from relais.regulation.services import PatientInput, patient_create, request_create
 from relais.territory.selectors import commune_get
 
 router = Router(tags=["régulation"])
@@ -82,7 +88,17 @@ class PatientIn(Schema):
 
 
 class RequestIn(Schema):
-    patient: PatientIn
+    patient: PatientIn | None = Field(
+        None,
+        description="Identité et coordonnées de l'appel. Sans `patient_id`, une nouvelle fiche "
+        "patient est toujours créée (jamais de rapprochement automatique) ; avec `patient_id`, "
+        "seuls `phone` et `email` servent, comme contact de rappel de cette demande.",
+    )
+    patient_id: UUID | None = Field(
+        None,
+        description="Patient déjà connu (le `patient_id` d'une demande précédente), du "
+        "territoire du client : sa fiche n'est jamais modifiée par l'API.",
+    )
     channel: Channel = Channel.PHONE
     motif_code: str | None = Field(None, max_length=5)
     motif_text: str = Field("", max_length=2000)
@@ -91,6 +107,7 @@ class RequestIn(Schema):
 
 class RequestOut(Schema):
     id: UUID
+    patient_id: UUID
     reference: str
     status: str
     channel: str
@@ -104,6 +121,7 @@ class RequestOut(Schema):
 def request_out(req) -> dict:
     return {
         "id": req.public_id,
+        "patient_id": req.patient.public_id,
         "reference": req.reference,
         "status": req.status,
         "channel": req.channel,
@@ -118,35 +136,57 @@ def request_out(req) -> dict:
 @router.post("", response={201: RequestOut}, summary="Créer une demande de soins non programmés")
 def create_request(request, payload: RequestIn):
     scope = require_api(request, "request.create")
-    commune = commune_get(insee=payload.patient.commune_insee)
-    if commune is None:
-        raise ApplicationError("Commune inconnue (code INSEE).", code="unknown_commune")
     motif = None
     if payload.motif_code:
         motif = motif_get(code=payload.motif_code)
         if motif is None:
             raise ApplicationError("Code CISP-2 inconnu.", code="unknown_motif")
-    user = request.auth if getattr(request, "api_client", None) is None else None
-    patient = patient_find_or_create(
-        data=PatientInput(
-            first_name=payload.patient.first_name,
-            last_name=payload.patient.last_name,
-            birth_date=payload.patient.birth_date,
-            phone=payload.patient.phone,
-            email=payload.patient.email,
-            commune=commune,
-        ),
-        user=user,
-    )
-    req = request_create(
-        patient=patient,
-        channel=payload.channel,
-        motif=motif,
-        motif_text=payload.motif_text,
-        urgency=payload.urgency,
-        created_by=user,
-        scope=scope,
-    )
+    client = getattr(request, "api_client", None)
+    user = request.auth if client is None else None
+    client_name = client.name if client else ""
+    given = payload.patient
+    with transaction.atomic():
+        if payload.patient_id is not None:
+            try:
+                patient = patient_get_for_scope(scope=scope, public_id=payload.patient_id)
+            except Http404:
+                raise NotFound("Patient introuvable.", code="patient_not_found") from None
+            phone = (given.phone if given else "") or patient.phone
+            email = (given.email if given else "") or patient.email
+        else:
+            if given is None:
+                raise ApplicationError(
+                    "Indiquez le patient (`patient`) ou un patient connu (`patient_id`).",
+                    code="patient_required",
+                )
+            commune = commune_get(insee=given.commune_insee)
+            if commune is None:
+                raise ApplicationError("Commune inconnue (code INSEE).", code="unknown_commune")
+            patient = patient_create(
+                data=PatientInput(
+                    first_name=given.first_name,
+                    last_name=given.last_name,
+                    birth_date=given.birth_date,
+                    phone=given.phone,
+                    email=given.email,
+                    commune=commune,
+                ),
+                user=user,
+                api_client=client_name,
+            )
+            phone, email = patient.phone, patient.email
+        req = request_create(
+            patient=patient,
+            channel=payload.channel,
+            motif=motif,
+            motif_text=payload.motif_text,
+            urgency=payload.urgency,
+            created_by=user,
+            scope=scope,
+            callback_phone=phone,
+            callback_email=email,
+            api_client=client_name,
+        )
     return Status(201, request_out(req))
 
 

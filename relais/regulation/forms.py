@@ -1,4 +1,5 @@
 import re
+import uuid
 
 from django import forms
 from django.utils import timezone
@@ -55,6 +56,28 @@ class RequestForm(forms.Form):
     )
     track = forms.ChoiceField(label="Filière", choices=[("", "—"), *Track.choices], required=False)
     to_regulate = forms.BooleanField(label="Transmettre au médecin régulateur", required=False)
+    # "new", or the public id of a known patient of the territory the operator confirmed.
+    patient_choice = forms.CharField(required=False, max_length=40)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data.get("patient_choice", "new") not in ("", "new"):
+            # A known patient taken up: the record has the identity and the commune; the
+            # callback number defaults to the record's.
+            for name in ("last_name", "first_name", "phone", "commune"):
+                self.fields[name].required = False
+
+    def known_patient_chosen(self) -> bool:
+        return isinstance(self.cleaned_data.get("patient_choice"), uuid.UUID)
+
+    def clean_patient_choice(self):
+        value = (self.cleaned_data.get("patient_choice") or "").strip()
+        if value in ("", "new"):
+            return value
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise forms.ValidationError("Choix du patient invalide.") from None
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]
@@ -66,6 +89,8 @@ class RequestForm(forms.Form):
 
     def clean_phone(self):
         value = self.cleaned_data["phone"]
+        if not value.strip() and not self.fields["phone"].required:
+            return ""
         digits = re.sub(r"[^\d+]", "", value)
         if not re.fullmatch(r"(\+33\d{9}|0\d{9}|\+\d{8,15})", digits):
             raise forms.ValidationError("Numéro de téléphone invalide (ex. 06 12 34 56 78).")
@@ -73,6 +98,8 @@ class RequestForm(forms.Form):
 
     def clean_commune(self):
         value = self.cleaned_data["commune"].strip()
+        if not value and not self.fields["commune"].required:
+            return None
         match = INSEE_IN_LABEL.search(value)
         if match:
             commune = commune_get(insee=match.group(1))
@@ -108,6 +135,18 @@ class RequestForm(forms.Form):
         if not data.get("motif") and not (data.get("motif_text") or "").strip():
             self.add_error("motif", "Choisissez un motif ou décrivez-le en clair.")
         return data
+
+
+class PatientContactForm(forms.Form):
+    """The patient's own details (record), changed explicitly from a request page."""
+
+    phone = forms.CharField(label="Téléphone du patient", max_length=20, required=False)
+    email = forms.EmailField(label="E-mail du patient", required=False)
+    commune = forms.CharField(label="Commune du patient", max_length=200)
+    reason = forms.CharField(label="Raison (facultatif)", max_length=200, required=False)
+
+    clean_phone = RequestForm.clean_phone
+    clean_commune = RequestForm.clean_commune
 
 
 CLOSE_CHOICES = [

@@ -24,9 +24,37 @@ class Motif(models.Model):
         return f"{self.code} — {self.label}"
 
 
-class Patient(PublicIdModel, TimestampedModel):
-    """Minimal identity: what is needed to book, call back and follow up."""
+class IdentityStatus(models.TextChoices):
+    """The INS identity statuses (référentiel national d'identitovigilance)."""
 
+    PROVISOIRE = "provisoire", "Identité provisoire"
+    RECUPEREE = "recuperee", "Identité récupérée"
+    VALIDEE = "validee", "Identité validée"
+    QUALIFIEE = "qualifiee", "Identité qualifiée"
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", "Féminin"
+    MALE = "M", "Masculin"
+    UNKNOWN = "I", "Indéterminé"
+
+
+class Patient(PublicIdModel, TimestampedModel):
+    """Minimal identity: what is needed to book, call back and follow up.
+
+    A patient record belongs to the territory (SAS) whose teams created it: only that
+    territory matches it, sees it in searches and attaches requests to it. Contact
+    details of each call are on the request (callback_phone / callback_email); the
+    ones here change only through patient_update_contact (audited)."""
+
+    sas = models.ForeignKey(
+        Sas,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patients",
+        verbose_name="territoire (SAS)",
+    )
     first_name = models.CharField("prénom", max_length=100)
     last_name = models.CharField("nom", max_length=100)
     birth_date = models.DateField("date de naissance", null=True, blank=True)
@@ -45,8 +73,41 @@ class Patient(PublicIdModel, TimestampedModel):
     # Set when the identity was erased after the retention delay (statistics are kept).
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
+    # INS (identité nationale de santé): the strict traits, the INS itself and its status.
+    # "qualifiée" needs an INSi check (teleservice), which Relais does not have yet: the
+    # database refuses that status without the check's timestamp and the INS.
+    birth_name = models.CharField("nom de naissance", max_length=100, blank=True)
+    birth_first_names = models.CharField("prénoms de naissance", max_length=200, blank=True)
+    sex = models.CharField("sexe", max_length=1, choices=Sex.choices, blank=True)
+    birth_place_insee = models.CharField("lieu de naissance (code INSEE)", max_length=5, blank=True)
+    ins_nir = models.CharField("matricule INS (NIR/NIA)", max_length=15, blank=True)
+    ins_oid = models.CharField("OID de l'INS", max_length=64, blank=True)
+    identity_status = models.CharField(
+        "statut de l'identité",
+        max_length=10,
+        choices=IdentityStatus.choices,
+        default=IdentityStatus.PROVISOIRE,
+    )
+    insi_checked_at = models.DateTimeField(
+        "vérifiée par le téléservice INSi", null=True, blank=True
+    )
+
     class Meta:
-        indexes = [models.Index(fields=["last_name", "birth_date"], name="patient_name_birth_idx")]
+        indexes = [
+            models.Index(fields=["last_name", "birth_date"], name="patient_name_birth_idx"),
+            models.Index(fields=["sas", "last_name"], name="patient_sas_name_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(identity_status="qualifiee")
+                | (
+                    models.Q(insi_checked_at__isnull=False)
+                    & ~models.Q(ins_nir="")
+                    & ~models.Q(ins_oid="")
+                ),
+                name="patient_qualified_needs_insi",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.last_name.upper()} {self.first_name}"
@@ -133,6 +194,9 @@ class Request(PublicIdModel, TimestampedModel):
 
     reference = models.CharField("référence", max_length=20, unique=True)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="requests")
+    # The contact given for this call: every message about the request goes there.
+    callback_phone = models.CharField("téléphone de rappel", max_length=20, blank=True)
+    callback_email = models.EmailField("e-mail de contact", blank=True)
     channel = models.CharField("canal", max_length=20, choices=Channel.choices)
     motif = models.ForeignKey(
         Motif, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"

@@ -65,12 +65,19 @@ def _patient_kinds():
     return ["booking_patient", "reminder_24h", "reminder_3h", "web_request"]
 
 
-def patient_export(*, patient: Patient, user=None) -> dict:
-    """Everything Relais holds on one patient, for an access request (audited)."""
-    from relais.notifications.models import Notification
+def patient_export(*, patient: Patient, scope=None, user=None) -> dict:
+    """Everything Relais holds on one patient, for an access request (audited).
 
+    With a `scope` (an administrator's), only the requests and messages of that
+    territory: another SAS's history of the same person is theirs to export."""
+    from relais.notifications.models import Notification
+    from relais.regulation.selectors import requests_for
+
+    patient_requests = patient.requests.all()
+    if scope is not None:
+        patient_requests = patient_requests.filter(pk__in=requests_for(scope=scope).values("pk"))
     requests = []
-    for req in patient.requests.select_related("motif", "cpts", "sas").prefetch_related(
+    for req in patient_requests.select_related("motif", "cpts", "sas").prefetch_related(
         "events", "bookings__slot__professional", "bookings__slot__practice__commune"
     ):
         requests.append(
@@ -102,7 +109,7 @@ def patient_export(*, patient: Patient, user=None) -> dict:
             }
         )
     messages = Notification.objects.filter(
-        booking__request__patient=patient, kind__in=_patient_kinds()
+        booking__request__in=patient_requests, kind__in=_patient_kinds()
     ).values("created_at", "channel", "recipient", "body", "status")
     audit_record(user=user, action="export", obj=patient, reason="demande d'accès")
     return {

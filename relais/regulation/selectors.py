@@ -74,18 +74,60 @@ def motifs_all() -> QuerySet[Motif]:
     return Motif.objects.all()
 
 
+def patients_for(*, scope: Scope) -> QuerySet[Patient]:
+    """The patient records of the caller's territory: owned by one of its SAS, or (for a
+    CPTS member) with a request of one of its CPTS. Anonymised records are out."""
+    if not scope.sas_ids and not scope.cpts_ids:
+        return Patient.objects.none()
+    in_cpts = Request.objects.filter(cpts_id__in=scope.cpts_ids).values("patient_id")
+    return Patient.objects.filter(anonymised_at__isnull=True).filter(
+        Q(sas_id__in=scope.sas_ids) | Q(pk__in=in_cpts)
+    )
+
+
+def patient_get_for_scope(*, scope: Scope, public_id) -> Patient:
+    """A patient the caller may take up (intake, API, FHIR): 404 outside its territory,
+    exactly as for a patient that does not exist."""
+    patient = (
+        patients_for(scope=scope)
+        .select_related("commune__departement", "medecin_traitant", "sas")
+        .filter(public_id=public_id)
+        .first()
+        if scope.can("request.create") or scope.can("request.refer")
+        else None
+    )
+    if patient is None:
+        raise Http404("Patient introuvable.")
+    return patient
+
+
+def patient_candidates(
+    *, scope: Scope, last_name: str, first_name: str, birth_date, limit: int = 5
+) -> list[Patient]:
+    """Records of the caller's territory with the same names and birth date: proposed to
+    the operator, who confirms one or creates a new record. Nothing outside the
+    territory is ever proposed (nor hinted at)."""
+    last, first = last_name.strip(), first_name.strip()
+    if not last or not first or not (scope.can("request.create") or scope.can("request.refer")):
+        return []
+    return list(
+        patients_for(scope=scope)
+        .filter(last_name__iexact=last, first_name__iexact=first, birth_date=birth_date)
+        .select_related("commune", "medecin_traitant")
+        .order_by("-updated_at")[:limit]
+    )
+
+
 def patients_search(*, scope: Scope, query: str, limit: int = 8) -> list[Patient]:
     """Known patients of the user's territory matching a name (for intake, no duplicates)."""
     query = query.strip()
     if len(query) < 2 or not scope.can("request.create"):
         return []
     return list(
-        Patient.objects.filter(
-            Q(requests__sas_id__in=scope.sas_ids) | Q(requests__cpts_id__in=scope.cpts_ids)
-        )
+        patients_for(scope=scope)
         .filter(Q(last_name__istartswith=query) | Q(phone__startswith=query))
         .select_related("commune", "medecin_traitant")
-        .distinct()[:limit]
+        .order_by("last_name", "first_name")[:limit]
     )
 
 

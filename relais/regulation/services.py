@@ -2,11 +2,13 @@
 
 import csv
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from relais.accounts.permissions import Scope
@@ -17,6 +19,7 @@ from relais.regulation.models import (
     CLOSED_STATUSES,
     Channel,
     Decision,
+    IdentityStatus,
     Motif,
     Patient,
     Priority,
@@ -26,7 +29,7 @@ from relais.regulation.models import (
     Track,
     UrgencyBand,
 )
-from relais.territory.models import Commune
+from relais.territory.models import Commune, Sas
 from relais.territory.selectors import cpts_for_commune
 
 MOTIFS_FILE = Path(__file__).resolve().parent / "data" / "motifs-cisp2.csv"
@@ -116,42 +119,234 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
-def patient_find_or_create(*, data: PatientInput, user=None) -> Patient:
-    """The same person (same names and birth date) is not created twice."""
+def _patient_identity(data: PatientInput) -> tuple[str, str]:
     last, first = data.last_name.strip(), data.first_name.strip()
     if not last or not first:
         raise ApplicationError("Le nom et le prénom du patient sont obligatoires.")
     if data.birth_date and data.birth_date > timezone.localdate():
         raise ApplicationError("La date de naissance est dans le futur.")
-    phone = normalize_phone(data.phone)
-    existing = Patient.objects.filter(
-        last_name__iexact=last, first_name__iexact=first, birth_date=data.birth_date
-    ).first()
-    if existing:
-        changed = []
-        for field_name, value in (
-            ("phone", phone),
-            ("email", data.email),
-            ("commune", data.commune),
-            ("medecin_traitant", data.medecin_traitant),
-        ):
-            if value and getattr(existing, field_name) != value:
-                setattr(existing, field_name, value)
-                changed.append(field_name)
-        if changed:
-            existing.save(update_fields=[*changed, "updated_at"])
-        return existing
+    if len(last) > 100 or len(first) > 100:
+        raise ApplicationError("Nom ou prénom trop long (100 caractères au plus).")
+    if len(normalize_phone(data.phone or "")) > 20 or len(data.email or "") > 254:
+        raise ApplicationError("Téléphone ou e-mail trop long.")
+    return last, first
+
+
+def patient_sas_for(*, commune: Commune) -> Sas:
+    """The territory a new patient of this commune belongs to (its département's SAS)."""
+    sas = getattr(commune.departement, "sas", None)
+    if sas is None:
+        raise ApplicationError(
+            f"Aucun SAS n'est configuré pour le département {commune.departement.name}."
+        )
+    return sas
+
+
+def patient_create(
+    *, data: PatientInput, sas: Sas | None = None, user=None, api_client: str = ""
+) -> Patient:
+    """A new patient record, owned by `sas` (by default the SAS of the patient's commune).
+
+    Never looks for an existing record: matching only proposes (patient_candidates), and
+    the operator confirms the one to take up; the web form, API and FHIR never reuse a
+    record they were not explicitly pointed to."""
+    last, first = _patient_identity(data)
+    if data.commune is None:
+        raise ApplicationError("La commune du patient est obligatoire.")
     patient = Patient.objects.create(
+        sas=sas or patient_sas_for(commune=data.commune),
         first_name=first,
         last_name=last,
         birth_date=data.birth_date,
-        phone=phone,
+        phone=normalize_phone(data.phone),
         email=data.email,
         commune=data.commune,
         medecin_traitant=data.medecin_traitant,
     )
-    audit_record(user=user, action="create", obj=patient)
+    audit_record(user=user, api_client=api_client, action="create", obj=patient)
     return patient
+
+
+def patient_in_scope(*, patient: Patient, scope: Scope) -> bool:
+    """A patient is the business of its own territory only (see selectors.patients_for)."""
+    from relais.regulation.selectors import patients_for
+
+    return patients_for(scope=scope).filter(pk=patient.pk).exists()
+
+
+CONTACT_FIELDS = ("phone", "email", "commune", "medecin_traitant")
+NOT_GIVEN = object()
+
+
+def patient_update_contact(
+    *,
+    patient: Patient,
+    scope: Scope,
+    user,
+    phone=NOT_GIVEN,
+    email=NOT_GIVEN,
+    commune=NOT_GIVEN,
+    medecin_traitant=NOT_GIVEN,
+    reason: str = "",
+) -> list[str]:
+    """The one way a patient's own details change: staff of the patient's territory,
+    explicitly, audited (the fields changed, never their values). Returns the fields
+    changed. Requests keep the callback contact they were made with."""
+    if not (scope.can("request.create") or scope.can("request.orient")):
+        raise PermissionDenied("Votre rôle ne permet pas de modifier la fiche d'un patient.")
+    if patient.anonymised_at is not None:
+        raise ApplicationError("Ce patient a été anonymisé : sa fiche ne se modifie plus.")
+    if not patient_in_scope(patient=patient, scope=scope):
+        raise PermissionDenied("Ce patient ne relève pas de votre territoire.")
+    values = {
+        "phone": phone,
+        "email": email,
+        "commune": commune,
+        "medecin_traitant": medecin_traitant,
+    }
+    changes = {}
+    for name, value in values.items():
+        if value is NOT_GIVEN:
+            continue
+        if name == "phone":
+            value = normalize_phone(value or "")
+            if len(value) > 20:
+                raise ApplicationError("Numéro de téléphone trop long.")
+        if name == "email":
+            value = (value or "").strip()
+            if len(value) > 254:
+                raise ApplicationError("Adresse e-mail trop longue.")
+        if name == "commune":
+            if value is None:
+                raise ApplicationError("La commune du patient est obligatoire.")
+            if patient.sas_id and patient_sas_for(commune=value).pk != patient.sas_id:
+                raise ApplicationError(
+                    "Cette commune relève d'un autre SAS : la fiche reste dans son territoire ; "
+                    "créez la demande comme nouveau patient dans le SAS concerné."
+                )
+        if getattr(patient, name) != value:
+            changes[name] = value
+    if not changes:
+        return []
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(patient, name, value)
+        patient.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            user=user,
+            action="update",
+            obj=patient,
+            reason=("coordonnées : " + ", ".join(changes) + (f" — {reason}" if reason else ""))[
+                :300
+            ],
+        )
+    return list(changes)
+
+
+def patient_set_identity_status(*, patient: Patient, status: str, user=None) -> Patient:
+    """Change the INS identity status. "Qualifiée" requires the INSi procedure: it is
+    refused unless the INSi check is recorded (timestamp, INS and its OID). Relais has
+    no INSi client yet, so nothing can qualify an identity today (the database refuses
+    it too, constraint patient_qualified_needs_insi)."""
+    if status not in IdentityStatus.values:
+        raise ApplicationError("Statut d'identité inconnu.")
+    if status == IdentityStatus.QUALIFIEE and not (
+        patient.insi_checked_at and patient.ins_nir and patient.ins_oid
+    ):
+        raise ApplicationError(
+            "Une identité ne peut être qualifiée qu'après vérification par le téléservice INSi."
+        )
+    Patient.objects.filter(pk=patient.pk).update(identity_status=status, updated_at=timezone.now())
+    patient.identity_status = status
+    audit_record(user=user, action="update", obj=patient, reason=f"statut d'identité {status}")
+    return patient
+
+
+class PatientChoiceNeeded(ApplicationError):
+    """Known patients of the caller's territory carry the typed identity: the operator
+    says which one it is, or that this is a new patient."""
+
+    code = "patient_choice_needed"
+
+    def __init__(self, candidates: list[Patient]):
+        super().__init__(
+            "Un patient de votre territoire porte déjà cette identité : indiquez s'il s'agit "
+            "du même patient ou d'un nouveau patient."
+        )
+        self.candidates = candidates
+
+
+def request_intake(
+    *,
+    scope: Scope,
+    user,
+    data: PatientInput,
+    patient_choice,
+    channel: str,
+    motif: Motif | None,
+    motif_text: str = "",
+    urgency: str = UrgencyBand.H12_24,
+    priority: str = "",
+    track: str = "",
+    to_regulate: bool = False,
+) -> tuple[Request, list[str]]:
+    """A request typed by staff (intake or referral), in one transaction.
+
+    `patient_choice`: a known patient's public id the operator confirmed (it must be of
+    the caller's territory), "new", or "" (not said: if records of the territory carry
+    the same identity, PatientChoiceNeeded is raised to ask). The patient's record is
+    never changed here: the typed phone/e-mail are this request's callback contact.
+    Returns the request and notes for the operator."""
+    from django.http import Http404
+
+    from relais.regulation.selectors import patient_candidates, patient_get_for_scope
+
+    notes = []
+    with transaction.atomic():
+        if isinstance(patient_choice, uuid.UUID):
+            try:
+                patient = patient_get_for_scope(scope=scope, public_id=patient_choice)
+            except Http404:
+                raise ApplicationError(
+                    "Patient introuvable dans votre territoire.", code="patient_not_found"
+                ) from None
+            if data.commune is not None and data.commune != patient.commune:
+                notes.append(
+                    f"La fiche du patient garde sa commune ({patient.commune.name}) : "
+                    "modifiez-la depuis la demande si le patient a déménagé."
+                )
+            phone = normalize_phone(data.phone) or patient.phone
+            email = data.email or patient.email
+        else:
+            if patient_choice != "new":
+                _patient_identity(data)
+                candidates = patient_candidates(
+                    scope=scope,
+                    last_name=data.last_name,
+                    first_name=data.first_name,
+                    birth_date=data.birth_date,
+                )
+                if candidates:
+                    raise PatientChoiceNeeded(candidates)
+            if data.commune is None:
+                raise ApplicationError("La commune du patient est obligatoire.")
+            patient = patient_create(data=data, user=user)
+            phone, email = patient.phone, patient.email
+        req = request_create(
+            patient=patient,
+            channel=channel,
+            motif=motif,
+            motif_text=motif_text,
+            urgency=urgency,
+            created_by=user,
+            scope=scope,
+            priority=priority,
+            track=track,
+            to_regulate=to_regulate,
+            callback_phone=phone,
+            callback_email=email,
+        )
+    return req, notes
 
 
 def _new_reference(departement_code: str) -> str:
@@ -171,10 +366,17 @@ def request_create(
     priority: str = "",
     track: str = "",
     to_regulate: bool = False,
+    callback_phone: str | None = None,
+    callback_email: str | None = None,
+    api_client: str = "",
 ) -> Request:
     """Capture a request once, whatever the door. Red flags in the motif are looked
     for here (they block GP booking until a médecin régulateur lifts them), and an
-    open request of the same patient in the last 48 h is flagged as a duplicate."""
+    open request of the same patient (same record, or same identity in the same SAS)
+    in the last 48 h is flagged as a duplicate.
+
+    `callback_phone` / `callback_email`: the contact given for this call, where every
+    message about the request goes (None: the patient's record's)."""
     if channel not in Channel.values:
         raise ApplicationError("Canal inconnu.")
     if urgency not in UrgencyBand.values:
@@ -200,12 +402,20 @@ def request_create(
             "Ce patient réside hors de votre territoire : transférez la demande au SAS "
             f"{commune.departement.name}."
         )
+    if patient.sas_id is not None and patient.sas_id != sas.pk:
+        raise PermissionDenied("Ce patient relève d'un autre territoire.")
+    phone = normalize_phone(patient.phone if callback_phone is None else callback_phone)
+    email = (patient.email if callback_email is None else callback_email).strip()
+    if len(phone) > 20 or len(email) > 254:
+        raise ApplicationError("Téléphone ou e-mail de rappel trop long.")
     for _ in range(5):
         try:
             with transaction.atomic():
                 req = Request.objects.create(
                     reference=_new_reference(commune.departement.code),
                     patient=patient,
+                    callback_phone=phone,
+                    callback_email=email,
                     channel=channel,
                     motif=motif,
                     motif_text=motif_text.strip(),
@@ -218,7 +428,7 @@ def request_create(
                     status=RequestStatus.TO_REGULATE if to_regulate else RequestStatus.OPEN,
                     red_flag=bool(flags),
                     red_flag_reasons=", ".join(flags)[:300],
-                    duplicate_of=_recent_request_of(patient, now=timezone.now()),
+                    duplicate_of=_recent_request_of(patient, sas=sas, now=timezone.now()),
                 )
                 RequestEvent.objects.create(
                     request=req,
@@ -227,7 +437,7 @@ def request_create(
                     note="Demande créée"
                     + (f" — signe de gravité : {req.red_flag_reasons}" if flags else ""),
                 )
-                audit_record(user=created_by, action="create", obj=req)
+                audit_record(user=created_by, api_client=api_client, action="create", obj=req)
                 return req
         except IntegrityError:  # reference collision, astronomically rare: draw again
             continue
@@ -247,9 +457,19 @@ def red_flags_of(*, motif: Motif | None, motif_text: str) -> list[str]:
     return reasons
 
 
-def _recent_request_of(patient: Patient, *, now) -> Request | None:
+def _recent_request_of(patient: Patient, *, sas: Sas, now) -> Request | None:
+    """An open request of the same person in the last 48 h, in the same territory only:
+    the same record, or a record of the same SAS with the same names and birth date
+    (e.g. the web form and a phone call), never a request of another SAS."""
+    same_person = Q(patient=patient)
+    if patient.first_name and patient.last_name:
+        same_person |= Q(
+            patient__last_name__iexact=patient.last_name,
+            patient__first_name__iexact=patient.first_name,
+            patient__birth_date=patient.birth_date,
+        )
     return (
-        Request.objects.filter(patient=patient, created_at__gte=now - timedelta(hours=48))
+        Request.objects.filter(same_person, sas=sas, created_at__gte=now - timedelta(hours=48))
         .exclude(status__in=CLOSED_STATUSES)
         .order_by("-created_at")
         .first()
@@ -332,7 +552,10 @@ def request_override_red_flag(*, request: Request, user, reason: str) -> Request
 
 def request_merge(*, duplicate: Request, into: Request, user=None) -> Request:
     """Close a duplicate request into the one kept (same patient, asked twice)."""
-    if duplicate.pk == into.pk or duplicate.patient_id != into.patient_id:
+    same_patient = duplicate.patient_id == into.patient_id or (
+        duplicate.duplicate_of_id == into.pk and duplicate.sas_id == into.sas_id
+    )
+    if duplicate.pk == into.pk or not same_patient:
         raise ApplicationError("Seules deux demandes du même patient peuvent être fusionnées.")
     with transaction.atomic():
         request_transition(
@@ -405,9 +628,16 @@ def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
     if best and best[0].score >= WEB_AUTO_CODE_MIN_SCORE:
         motif = Motif.objects.filter(code=best[0].code).first()
     with transaction.atomic():
-        patient = patient_find_or_create(data=data)
+        # Anonymous door: always a new record of the CPTS's territory, never a match (a
+        # stranger typing someone's identity must neither reach nor change their record).
+        patient = patient_create(data=data)
         req = request_create(
-            patient=patient, channel=Channel.WEB, motif=motif, motif_text=motif_text
+            patient=patient,
+            channel=Channel.WEB,
+            motif=motif,
+            motif_text=motif_text,
+            callback_phone=data.phone,
+            callback_email=data.email,
         )
         link = settings.SITE_URL + reverse("regulation:follow", args=[follow_token(req)])
         text = (
@@ -415,12 +645,15 @@ def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
             f"Nous vous rappelons. Suivi : {link}"
         )
         notification_create(
-            kind="web_request", channel=NotificationChannel.SMS, recipient=patient.phone, body=text
+            kind="web_request",
+            channel=NotificationChannel.SMS,
+            recipient=req.callback_phone,
+            body=text,
         )
         notification_create(
             kind="web_request",
             channel=NotificationChannel.EMAIL,
-            recipient=patient.email,
+            recipient=req.callback_email,
             subject="Relais : votre demande de soins est enregistrée",
             body=text,
         )

@@ -19,6 +19,11 @@ urlpatterns = [
     ),
     path("demandes/<uuid:public_id>/fusionner/", views.request_merge_view, name="request_merge"),
     path(
+        "demandes/<uuid:public_id>/fiche-patient/",
+        views.patient_contact_update,
+        name="patient_contact",
+    ),
+    path(
         "demandes/<uuid:public_id>/export-patient/",
         views.patient_export_view,
         name="patient_export",

@@ -7,7 +7,13 @@ from relais.accounts.permissions import require, scope_for
 from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of, level2_calls_of
-from relais.regulation.forms import CloseForm, DecisionForm, OverrideForm, RequestForm
+from relais.regulation.forms import (
+    CloseForm,
+    DecisionForm,
+    OverrideForm,
+    PatientContactForm,
+    RequestForm,
+)
 from relais.regulation.handover import handover_initial
 from relais.regulation.models import RequestStatus
 from relais.regulation.selectors import (
@@ -18,10 +24,11 @@ from relais.regulation.selectors import (
     requests_worklist,
 )
 from relais.regulation.services import (
+    PatientChoiceNeeded,
     PatientInput,
-    patient_find_or_create,
-    request_create,
+    patient_update_contact,
     request_decide,
+    request_intake,
     request_merge,
     request_override_red_flag,
     request_transition,
@@ -55,6 +62,33 @@ def worklist(request):
     )
 
 
+def _intake(request, form, scope, **fields):
+    """Create the request of a valid intake/referral form. Returns the request, or None
+    with the form's errors set (candidates to confirm are put on the form)."""
+    data = form.cleaned_data
+    try:
+        req, notes = request_intake(
+            scope=scope,
+            user=request.user,
+            data=PatientInput.from_cleaned(data),
+            patient_choice=data["patient_choice"],
+            motif=data["motif"],
+            urgency=data["urgency"],
+            **fields,
+        )
+    except PatientChoiceNeeded as exc:
+        form.candidates = exc.candidates
+        audit_record_reads(user=request.user, objects=exc.candidates, reason="patient connu ?")
+        form.add_error(None, exc.message)
+        return None
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return None
+    for note in notes:
+        messages.info(request, note)
+    return req
+
+
 @require("request.create")
 def request_new(request):
     scope = scope_for(request.user)
@@ -63,26 +97,17 @@ def request_new(request):
     form = RequestForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            patient = patient_find_or_create(
-                data=PatientInput.from_cleaned(data),
-                user=request.user,
-            )
-            req = request_create(
-                patient=patient,
-                channel=data["channel"],
-                motif=data["motif"],
-                motif_text=data["motif_text"],
-                urgency=data["urgency"],
-                created_by=request.user,
-                scope=scope,
-                priority=data["priority"],
-                track=data["track"],
-                to_regulate=data["to_regulate"],
-            )
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        req = _intake(
+            request,
+            form,
+            scope,
+            channel=data["channel"],
+            motif_text=data["motif_text"],
+            priority=data["priority"],
+            track=data["track"],
+            to_regulate=data["to_regulate"],
+        )
+        if req is not None:
             messages.success(request, f"Demande {req.reference} créée.")
             return redirect("regulation:request_detail", public_id=req.public_id)
     return render(request, "regulation/request_new.html", {"form": form})
@@ -104,6 +129,13 @@ def request_detail(request, public_id):
             "close_form": CloseForm(),
             "decision_form": DecisionForm(),
             "override_form": OverrideForm(),
+            "contact_form": PatientContactForm(
+                initial={
+                    "phone": req.patient.phone,
+                    "email": req.patient.email,
+                    "commune": f"{req.patient.commune.name} — {req.patient.commune.insee}",
+                }
+            ),
         },
     )
 
@@ -208,24 +240,15 @@ def referral_new(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         professional = getattr(request.user, "professional", None)
-        try:
-            patient = patient_find_or_create(
-                data=PatientInput.from_cleaned(data),
-                user=request.user,
-            )
-            by = f"Adressé par {professional.display_name}" if professional else "Adressé"
-            req = request_create(
-                patient=patient,
-                channel="professional",
-                motif=data["motif"],
-                motif_text=f"{data['motif_text']}\n[{by}]".strip(),
-                urgency=data["urgency"],
-                created_by=request.user,
-                scope=scope,
-            )
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
+        by = f"Adressé par {professional.display_name}" if professional else "Adressé"
+        req = _intake(
+            request,
+            form,
+            scope,
+            channel="professional",
+            motif_text=f"{data['motif_text']}\n[{by}]".strip(),
+        )
+        if req is not None:
             return render(request, "regulation/referral_done.html", {"req": req})
     return render(request, "regulation/request_new.html", {"form": form, "referral": True})
 
@@ -250,10 +273,44 @@ def patient_export_view(request, public_id):
 
     from relais.regulation.retention import patient_export
 
-    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
-    data = patient_export(patient=req.patient, user=request.user)
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
+    data = patient_export(patient=req.patient, scope=scope, user=request.user)
     response = HttpResponse(
         json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
     )
     response["Content-Disposition"] = f'attachment; filename="patient-{req.reference}.json"'
     return response
+
+
+@require_POST
+@require("request.create", "request.orient")
+def patient_contact_update(request, public_id):
+    """Change the patient's own details (record), explicitly and audited, from one of
+    their requests. The requests already made keep their callback contact."""
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
+    form = PatientContactForm(request.POST)
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        messages.error(request, " ".join(errors) or "Formulaire invalide.")
+        return redirect("regulation:request_detail", public_id=req.public_id)
+    data = form.cleaned_data
+    try:
+        changed = patient_update_contact(
+            patient=req.patient,
+            scope=scope,
+            user=request.user,
+            phone=data["phone"],
+            email=data["email"],
+            commune=data["commune"],
+            reason=data["reason"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Fiche du patient mise à jour." if changed else "Aucune modification de la fiche.",
+        )
+    return redirect("regulation:request_detail", public_id=req.public_id)

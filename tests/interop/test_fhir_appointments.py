@@ -78,7 +78,9 @@ def test_it_books_a_free_slot_and_creates_the_request(client, token):
     assert req.patient.phone == "0639981234"
     slot.refresh_from_db()
     assert slot.status == SlotStatus.BOOKED
-    audit = AuditEvent.objects.get(api_client="plateforme-sas", action="create")
+    audit = AuditEvent.objects.get(
+        api_client="plateforme-sas", action="create", object_type="fhir.Appointment"
+    )
     assert audit.object_id == body.id
 
 

@@ -4,12 +4,12 @@ from django.urls import reverse
 from relais.accounts.permissions import scope_for
 from relais.audit.models import AuditEvent
 from relais.core.errors import ApplicationError, PermissionDenied
-from relais.regulation.models import Motif, Patient, Request, RequestStatus
+from relais.regulation.models import Motif, Request, RequestStatus
 from relais.regulation.services import (
     TRANSITIONS,
     PatientInput,
     motifs_load,
-    patient_find_or_create,
+    patient_create,
     request_create,
     request_transition,
 )
@@ -37,23 +37,24 @@ def test_it_loads_the_cisp2_motifs_from_the_migration():
     assert motifs_load() == Motif.objects.count()  # idempotent
 
 
-def test_it_does_not_duplicate_a_known_patient(cpts_a):
-    first = patient_find_or_create(data=patient_input())
-    again = patient_find_or_create(data=patient_input(last_name="DURAND", phone="0639980000"))
-    assert first.pk == again.pk
-    assert Patient.objects.count() == 1
-    again.refresh_from_db()
-    assert again.phone == "0639980000"
-    assert first.phone == "0639981234"  # +33 normalised
+def test_it_never_merges_patients_on_identity_alone(cpts_a):
+    """Matching only proposes (tests/regulation/test_patient_identity.py): creating a
+    patient never takes over, nor changes, a record with the same names."""
+    first = patient_create(data=patient_input())
+    again = patient_create(data=patient_input(last_name="DURAND", phone="0639980000"))
+    assert first.pk != again.pk
+    first.refresh_from_db()
+    assert first.phone == "0639981234"  # +33 normalised, untouched by the second one
+    assert first.sas == again.sas == cpts_a.sas
 
 
 def test_it_refuses_a_patient_without_a_name(cpts_a):
     with pytest.raises(ApplicationError, match="obligatoires"):
-        patient_find_or_create(data=patient_input(last_name="  "))
+        patient_create(data=patient_input(last_name="  "))
 
 
 def test_it_creates_a_request_in_the_patients_territory(olivia, cpts_a):
-    patient = patient_find_or_create(data=patient_input())
+    patient = patient_create(data=patient_input())
     req = request_create(
         patient=patient,
         channel="phone",
@@ -69,7 +70,7 @@ def test_it_creates_a_request_in_the_patients_territory(olivia, cpts_a):
 
 
 def test_it_refuses_a_request_outside_the_users_territory(oscar, cpts_a):
-    patient = patient_find_or_create(data=patient_input())
+    patient = patient_create(data=patient_input())
     with pytest.raises(PermissionDenied, match="hors de votre territoire"):
         request_create(
             patient=patient, channel="phone", motif=None, motif_text="toux", scope=scope_for(oscar)
@@ -86,7 +87,7 @@ def test_it_refuses_a_request_outside_the_users_territory(oscar, cpts_a):
     ],
 )
 def test_it_refuses_bad_request_input(cpts_a, kwargs, message):
-    patient = patient_find_or_create(data=patient_input())
+    patient = patient_create(data=patient_input())
     args = {"patient": patient, "channel": "phone", "motif": None, "motif_text": "toux"} | kwargs
     with pytest.raises(ApplicationError, match=message):
         request_create(**args)

@@ -7,7 +7,7 @@ from relais.orientation.services import booking_create
 from relais.regulation.models import Motif, Request, RequestStatus
 from relais.regulation.services import (
     PatientInput,
-    patient_find_or_create,
+    patient_create,
     request_create,
     request_decide,
     request_merge,
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def new_request(olivia, text="fièvre depuis hier", **kw):
-    patient = patient_find_or_create(
+    patient = patient_create(
         data=PatientInput(
             first_name="Lucie",
             last_name="Durand",
@@ -163,10 +163,11 @@ def test_it_finds_known_patients_of_the_territory_only(client, olivia, oscar, cp
     req = new_request(olivia, "toux")
     client.force_login(olivia)
     url = reverse("regulation:patient_lookup")
-    page = client.get(url, {"last_name": "dur"}).content.decode()
-    assert "DURAND Lucie" in page and 'data-commune="Évry-Courcouronnes (91000) — 91228"' in page
+    page = client.post(url, {"last_name": "dur"}).content.decode()
+    assert "Même patient : DURAND Lucie" in page and "Évry-Courcouronnes" in page
+    assert f'value="{req.patient.public_id}"' in page  # a choice to confirm, not a fill-in
     assert AuditEvent.objects.filter(
         user=olivia, action="read", object_id=str(req.patient.public_id)
     ).exists()
     client.force_login(oscar)  # another SAS
-    assert "DURAND" not in client.get(url, {"last_name": "dur"}).content.decode()
+    assert "DURAND" not in client.post(url, {"last_name": "dur"}).content.decode()
