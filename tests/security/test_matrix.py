@@ -245,6 +245,12 @@ TABLE: dict[str, Case] = {
     "POST regulation:request_merge": page(
         "regulation:request_merge", {OP91, REG, ARM}, REQ, data=lambda c: {}
     ),
+    "POST regulation:patient_contact": page(
+        "regulation:patient_contact",
+        {OP91, REG, ARM},
+        REQ,
+        data=lambda c: {"phone": "0639981111", "commune": "Évry-Courcouronnes — 91228"},
+    ),
     "GET regulation:referral_new": page("regulation:referral_new", {EFF}),
     "GET regulation:patient_export": page("regulation:patient_export", {ADMIN}, REQ),
     "GET regulation:web_request": page(
