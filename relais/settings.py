@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "relais.core.middleware.InputLimitsMiddleware",
     "relais.core.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -252,6 +253,12 @@ RELAIS_REMINDER_HOURS = [int(h) for h in env_list("RELAIS_REMINDER_HOURS", ["24"
 # INT_R03: appointments reported to the national SAS platform (empty URL: not reported).
 RELAIS_SAS_FHIR_URL = os.environ.get("RELAIS_SAS_FHIR_URL", "")
 RELAIS_SAS_FHIR_TOKEN = os.environ.get("RELAIS_SAS_FHIR_TOKEN", "")
+
+# Input limits (relais/core/middleware.py InputLimitsMiddleware, docs/security.md): a
+# body over 1 MiB answers 413 and JSON nested deeper than 32 levels 400, before parsing.
+RELAIS_MAX_BODY_BYTES = env_int("RELAIS_MAX_BODY_BYTES", 1024 * 1024)
+RELAIS_MAX_JSON_DEPTH = env_int("RELAIS_MAX_JSON_DEPTH", 32)
+DATA_UPLOAD_MAX_MEMORY_SIZE = RELAIS_MAX_BODY_BYTES
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,8 @@
 """Security middleware: Content-Security-Policy, inactivity timeout, second factor gate."""
 
+import re
 import time
+from itertools import accumulate
 
 from django.conf import settings
 from django.contrib import messages
@@ -85,13 +87,16 @@ class TwoFactorMiddleware:
 
 
 NUL_MESSAGE = "Caractère nul (0x00) interdit dans les paramètres de la requête."
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 class RejectNulBytesMiddleware:
-    """400 for a NUL character in the query string or a JSON/form body, before any view.
+    """400 for a NUL character anywhere in a request's text, before any view.
 
     PostgreSQL text cannot hold NUL: such a value used to reach the database and fail
-    with a 500. Uploaded files (multipart) are left alone: they are binary by nature."""
+    with a 500. Checked: the path and query string, and the body whatever its declared
+    content type (a JSON body sent as text/plain used to slip through); for multipart,
+    the text fields only (uploaded files are binary by nature)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -105,25 +110,135 @@ class RejectNulBytesMiddleware:
     def _has_nul(request) -> bool:
         if "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.path:
             return True
-        if request.method not in {"POST", "PUT", "PATCH"}:
+        if request.method in {"GET", "HEAD", "OPTIONS"}:
             return False
-        content_type = request.META.get("CONTENT_TYPE", "")
-        if content_type.startswith("application/x-www-form-urlencoded"):
-            return b"%00" in request.body or b"\x00" in request.body
-        if content_type.startswith(("application/json", "application/fhir+json")):
-            return b"\\u0000" in request.body or b"\x00" in request.body
-        return False
+        content_type = request.META.get("CONTENT_TYPE", "").lower()
+        if content_type.startswith("multipart/"):
+            return any(
+                "\x00" in key or any("\x00" in value for value in values)
+                for key, values in request.POST.lists()
+            )
+        body = request.body
+        if b"\x00" in body:
+            return True
+        if content_type.startswith(FORM_CONTENT_TYPE):
+            return b"%00" in body
+        return b"\\u0000" in body  # a JSON escape, whatever the declared type
 
     @staticmethod
     def _refuse(request):
-        from django.http import HttpResponseBadRequest
+        return refuse(request, 400, "invalid_input", NUL_MESSAGE)
 
-        if request.path.startswith("/api/"):
-            from relais.api import error_response
 
-            return error_response(request, 400, "invalid_input", NUL_MESSAGE)
-        if request.path.startswith("/fhir/"):
-            from relais.interop.views import fhir_error
+def refuse(request, status: int, code: str, message: str):
+    """An error in the form of the door that was called: structured JSON for /api/,
+    OperationOutcome for /fhir/, French text elsewhere."""
+    from django.http import HttpResponse
 
-            return fhir_error(400, NUL_MESSAGE)
-        return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+    if request.path.startswith("/api/"):
+        from relais.api import error_response
+
+        return error_response(request, status, code, message)
+    if request.path.startswith("/fhir/"):
+        from relais.interop.views import fhir_error
+
+        return fhir_error(status, message)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+# --- input limits for the machine doors (/api/, /fhir/) ---------------------------------------
+
+FHIR_WRITE_TYPES = ("application/fhir+json", "application/json")
+FHIR_ACCEPTED = ("application/fhir+json", "application/json", "application/json+fhir")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_ESCAPE = re.compile(rb"\\.", re.S)
+_STRING = re.compile(rb'"[^"]*"')
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays/objects in a JSON text, without parsing it (brackets
+    inside strings ignored). Linear and iteration-free but for the brackets themselves."""
+    if b"[" not in body and b"{" not in body:
+        return 0
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", body)).translate(None, _NOT_BRACKET)
+    steps = (1 if c in b"[{" else -1 for c in brackets)
+    return max(accumulate(steps, initial=0))
+
+
+class InputLimitsMiddleware:
+    """Refuses, before any parsing, what used to crash the JSON API and FHIR with a 500:
+    a body over RELAIS_MAX_BODY_BYTES (413), JSON nested deeper than RELAIS_MAX_JSON_DEPTH
+    (400, json.loads ran into RecursionError), and for /fhir/ a write whose content type
+    is not FHIR JSON (415) or an Accept header it cannot serve (406)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path
+        if path.startswith(("/api/", "/fhir/")):
+            refused = self._check(request, path.startswith("/fhir/"))
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+    def _check(self, request, fhir: bool):
+        from django.core.exceptions import RequestDataTooBig
+
+        limit = getattr(settings, "RELAIS_MAX_BODY_BYTES", 1024 * 1024)
+        depth_limit = getattr(settings, "RELAIS_MAX_JSON_DEPTH", 32)
+        if fhir and not self._fhir_accepts(request):
+            return refuse(
+                request,
+                406,
+                "not_acceptable",
+                "Format de réponse non pris en charge : application/fhir+json ou application/json.",
+            )
+        if request.method in {"GET", "HEAD", "OPTIONS", "DELETE"} and not request.META.get(
+            "CONTENT_LENGTH"
+        ):
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return refuse(request, 400, "invalid_input", "En-tête Content-Length invalide.")
+        too_big = f"Corps de requête trop volumineux ({limit // 1024} Kio au plus)."
+        if length > limit:
+            return refuse(request, 413, "payload_too_large", too_big)
+        content_type = request.META.get("CONTENT_TYPE", "").lower()
+        if fhir and length and request.method in {"POST", "PUT", "PATCH"}:
+            main = content_type.split(";", 1)[0].strip()
+            if main not in FHIR_WRITE_TYPES:
+                return refuse(
+                    request,
+                    415,
+                    "unsupported_media_type",
+                    "Type de contenu non pris en charge : envoyez application/fhir+json.",
+                )
+        if content_type.startswith("multipart/"):
+            return None
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return refuse(request, 413, "payload_too_large", too_big)
+        if len(body) > limit:
+            return refuse(request, 413, "payload_too_large", too_big)
+        if json_depth(body) > depth_limit:
+            return refuse(
+                request,
+                400,
+                "invalid_input",
+                f"JSON trop imbriqué ({depth_limit} niveaux au plus).",
+            )
+        return None
+
+    @staticmethod
+    def _fhir_accepts(request) -> bool:
+        accept = request.META.get("HTTP_ACCEPT", "").lower()
+        if not accept.strip() or "ndjson" in request.path:
+            return True
+        for part in accept.split(","):
+            media = part.split(";", 1)[0].strip()
+            if media in ("*/*", "application/*", *FHIR_ACCEPTED):
+                return True
+        return False

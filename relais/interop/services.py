@@ -223,10 +223,34 @@ def _contained_patient(payload: dict, *, required: bool = True):
             email = telecom.get("value", "")
     addresses = patient.get("address") or [{}]
     address = (addresses[0].get("postalCode") or "", addresses[0].get("city") or "")
+    _check_patient_lengths(
+        family=family, given=given, phone=phone, email=email, postal=address[0], city=address[1]
+    )
     data = PatientInput(
         first_name=given, last_name=family, birth_date=birth, phone=phone, email=email, commune=None
     )
     return data, address
+
+
+# Longest values a contained Patient may carry, checked before the database (PostgreSQL
+# answered an over-long one with a DataError, then a 500): the Patient model's columns.
+PATIENT_FIELD_LIMITS = {
+    "family": ("Patient.name.family", 100),
+    "given": ("Patient.name.given", 100),
+    "phone": ("Patient.telecom (phone)", 20),
+    "email": ("Patient.telecom (email)", 254),
+    "postal": ("Patient.address.postalCode", 10),
+    "city": ("Patient.address.city", 100),
+}
+
+
+def _check_patient_lengths(**values: str) -> None:
+    for key, value in values.items():
+        label, limit = PATIENT_FIELD_LIMITS[key]
+        if not isinstance(value, str):
+            raise BadParameter(f"{label} doit être une chaîne de caractères.")
+        if len(value) > limit:
+            raise Unprocessable(f"{label} trop long ({limit} caractères au plus).")
 
 
 def _replay(owner: str, key: str, slot_public_id: str) -> Booking | None:
