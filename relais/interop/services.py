@@ -19,19 +19,24 @@ from django.utils.dateparse import parse_date, parse_datetime
 from relais.accounts.permissions import Scope
 from relais.agenda.models import Modality, Slot, SlotStatus
 from relais.agenda.selectors import slot_get
+from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict, NotFound
 from relais.directory.models import Professional
 from relais.interop import resources as r
 from relais.interop.models import PartnerSource, ReportStatus, SasReport
 from relais.interop.selectors import BadParameter
 from relais.orientation.models import Booking, BookingChannel, BookingStatus
+from relais.orientation.selectors import available_q, channels_q, request_in_scope
 from relais.orientation.services import (
+    SYSTEM,
     SlotUnavailable,
     booking_cancel,
     booking_create,
     booking_record_outcome,
+    caller_scope,
+    slot_open_channels,
 )
-from relais.regulation.models import Channel, Motif, UrgencyBand
+from relais.regulation.models import Channel, Motif, RequestStatus, UrgencyBand
 from relais.regulation.services import PatientInput, request_create
 from relais.territory.geo import search_key
 from relais.territory.models import Commune
@@ -280,12 +285,11 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
         slot = slot_get(public_id=data.slot_public_id)
     except Exception:  # noqa: BLE001 - a malformed UUID is a missing slot
         slot = None
-    if (
-        slot is None
-        or not (slot.for_sas or slot.for_cpts or slot.for_partners)
-        or slot.practice.commune.departement.code not in scope.departement_codes
-    ):
+    if slot is None:
         raise NotFound("Créneau introuvable.")
+    # Territory and channel of the national SAS platform, before anything is parsed or
+    # created for the patient; booking_create checks again, and atomically.
+    slot_open_channels(slot=slot, scope=scope, channel=BookingChannel.FHIR)
     if data.patient is not None:
         data.patient.commune = _commune_for(*data.patient_address) or slot.practice.commune
     try:
@@ -310,6 +314,8 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
                 channel=BookingChannel.FHIR,
                 idempotency_key=data.key,
                 idempotency_owner=owner,
+                scope=scope,
+                api_client=client.name,
             )
     except Conflict as exc:
         if exc.code != "idempotency_key_reused":
@@ -337,18 +343,28 @@ APPOINTMENT_STATUSES = {
 FHIR_TO_OUTCOME = {"fulfilled": BookingStatus.FULFILLED, "noshow": BookingStatus.NOSHOW}
 
 
-def appointment_set_status(*, booking: Booking, payload: dict) -> Booking:
-    """PUT /fhir/Appointment?identifier=…: the same effects as in the operator UI."""
+def appointment_set_status(
+    *, booking: Booking, payload: dict, scope: Scope, client_name: str = ""
+) -> Booking:
+    """PUT /fhir/Appointment?identifier=…: the same effects as in the operator UI, with
+    the same checks against the client's scope: a cancellation needs the request's
+    territory; an outcome (vu / non venu) is the professional's alone, so a client's
+    fulfilled / noshow is refused (403)."""
     if not isinstance(payload, dict) or payload.get("resourceType") != "Appointment":
         raise BadParameter("Le corps doit être une ressource Appointment.")
     status = payload.get("status")
     if status == booking.status:
         return booking  # idempotent
     if status in FHIR_TO_OUTCOME:
-        return booking_record_outcome(booking=booking, outcome=FHIR_TO_OUTCOME[status])
+        return booking_record_outcome(booking=booking, outcome=FHIR_TO_OUTCOME[status], scope=scope)
     if status == "cancelled":
         reason = (payload.get("cancelationReason") or {}).get("text", "")
-        return booking_cancel(booking=booking, reason=(reason or "annulé via FHIR")[:200])
+        return booking_cancel(
+            booking=booking,
+            reason=(reason or "annulé via FHIR")[:200],
+            scope=scope,
+            api_client=client_name,
+        )
     raise Unprocessable(f"Statut non pris en charge : {status!r} (fulfilled, noshow ou cancelled).")
 
 
@@ -510,11 +526,21 @@ def _parse_instant(raw: str | None) -> datetime | None:
 
 def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: int = 48) -> dict:
     """Fetch the partner's free slots by batches of 25 RPPS and mirror them as Slot rows
-    (`source`, `external_id`). Free mirrored slots the partner no longer lists are closed."""
+    (`source`, `external_id`). Free mirrored slots the partner no longer lists are closed.
+    A source mirrors only the RPPS it is configured for, and of an answer only the slots
+    of the batch's RPPS: any other is refused and counted in `foreign`."""
     now = now or timezone.now()
     end = now + timedelta(hours=hours)
     rpps = _partner_rpps(source)
-    stats = {"batches": 0, "created": 0, "updated": 0, "closed": 0, "skipped": 0, "errors": 0}
+    stats = {
+        "batches": 0,
+        "created": 0,
+        "updated": 0,
+        "closed": 0,
+        "skipped": 0,
+        "foreign": 0,
+        "errors": 0,
+    }
     seen_ids: set[str] = set()
     polled_rpps: list[str] = []
     for i in range(0, len(rpps), 25):
@@ -544,7 +570,7 @@ def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: i
             source.last_error = f"{exc}"[:300]
             continue
         polled_rpps.extend(batch)
-        _mirror_bundle(source, bundle, seen_ids, stats)
+        _mirror_bundle(source, bundle, seen_ids, stats, asked=set(batch))
     if polled_rpps:
         stats["closed"] = (
             Slot.objects.filter(
@@ -564,14 +590,17 @@ def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: i
     return stats
 
 
-def _mirror_bundle(source, bundle, seen_ids, stats) -> None:
+def _mirror_bundle(source, bundle, seen_ids, stats, *, asked: set[str]) -> None:
+    """Mirror the free slots of one answer, only for the RPPS `asked` in that batch."""
     resources = [e.get("resource") or {} for e in bundle.get("entry") or []]
     by_ref = {f"{x.get('resourceType')}/{x.get('id')}": x for x in resources}
     professionals = {
         p.rpps: p
         for p in Professional.objects.filter(
             rpps__in=[_rpps_of(x) for x in resources if x.get("resourceType") == "Practitioner"]
-        ).prefetch_related("practices")
+        )
+        .filter(rpps__in=list(asked))
+        .prefetch_related("practices")
     }
     for res in resources:
         if res.get("resourceType") != "Slot" or res.get("status") != "free":
@@ -582,6 +611,11 @@ def _mirror_bundle(source, bundle, seen_ids, stats) -> None:
             actor_res = by_ref.get(actor.get("reference", ""))
             if actor_res and actor_res.get("resourceType") == "Practitioner":
                 rpps = _rpps_of(actor_res)
+        if rpps is not None and rpps not in asked:
+            # Another professional than the ones this source is configured for (and was
+            # asked about): never mirrored, whatever the partner says.
+            stats["foreign"] += 1
+            continue
         pro = professionals.get(rpps)
         start, end = _parse_instant(res.get("start")), _parse_instant(res.get("end"))
         practices = list(pro.practices.all()) if pro else []
@@ -657,32 +691,100 @@ def partner_appointment_payload(*, booking: Booking) -> dict:
     return payload
 
 
-def partner_slot_book(*, request, slot: Slot, operator=None) -> Booking:
-    """Book a slot gathered from a partner: taken in Relais first (the one booking rule),
-    then confirmed by the partner's POST Appointment. If the partner refuses or cannot be
-    reached, the Relais booking is cancelled, the mirror closed, and SlotUnavailable raised."""
+# How long a mirrored slot stays held while its partner confirms (beyond HTTP_TIMEOUT).
+PARTNER_HOLD_SECONDS = HTTP_TIMEOUT + 50
+
+
+def partner_slot_book(
+    *, request, slot: Slot, operator=None, scope: Scope | None = None, api_client: str = ""
+) -> Booking:
+    """Book a slot gathered from a partner: checked and held in Relais first, confirmed by
+    the partner's POST Appointment, then booked through booking_create (the one booking
+    rule). The booking, its messages to the patient and the professional, its reminders
+    and its SAS report are written only once the partner accepted, in one transaction:
+    a refusal or no answer leaves no booking and no message, closes the mirror, and
+    raises SlotUnavailable.
+
+    The hold is a conditional UPDATE (free -> held until now + PARTNER_HOLD_SECONDS, by
+    this operator): no other caller takes the slot meanwhile; its `held_until` is the
+    token booking_create accepts for this caller."""
     source = PartnerSource.objects.filter(name=slot.source, active=True).first()
     if source is None:
         raise ApplicationError("Ce créneau ne vient pas d'un logiciel partenaire actif.")
-    booking = booking_create(
-        request=request, slot=slot, operator=operator, channel=BookingChannel.PARTNER
+    scope = caller_scope(scope=scope, user=operator)
+    channel = BookingChannel.PARTNER
+    if scope is not SYSTEM and not (
+        scope.can("booking.create") and request_in_scope(request=request, scope=scope)
+    ):
+        raise NotFound("Demande introuvable.")
+    opened = slot_open_channels(slot=slot, scope=scope, channel=channel)
+    # What booking_create would refuse, refused before the partner is asked.
+    if request.status != RequestStatus.OPEN:
+        raise ApplicationError(
+            "Cette demande n'est plus à orienter (déjà orientée ou close).",
+            code="request_not_open",
+        )
+    if request.red_flag and request.red_flag_override_at is None:
+        raise ApplicationError(
+            "Signe de gravité : proposez le transfert au 15. Un créneau de médecine générale "
+            "ne peut être réservé que si un médecin régulateur lève l'alerte.",
+            code="red_flag",
+        )
+    now = timezone.now()
+    token = now + timedelta(seconds=PARTNER_HOLD_SECONDS)
+    taking = Slot.objects.filter(pk=slot.pk, start__gt=now).filter(
+        available_q(now=now, user=operator)
     )
+    if opened is not None:
+        taking = taking.filter(channels_q(opened))
+    if not taking.update(status=SlotStatus.HELD, held_until=token, held_by=operator):
+        raise SlotUnavailable()
+    # The appointment the partner receives already carries the id the booking will have.
+    draft = Booking(request=request, slot=slot, operator=operator, channel=channel, created_at=now)
     try:
         status, _ = _http(
             "POST",
             f"{source.base_url.rstrip('/')}/Appointment",
             token=source.token,
-            body=partner_appointment_payload(booking=booking),
+            body=partner_appointment_payload(booking=draft),
         )
         error = None if status in (200, 201) else f"HTTP {status}"
     except OSError as exc:
         error = str(exc)
-    if error is None:
-        return booking
-    logger.warning("partner %s refused booking %s: %s", source.name, booking.pk, error)
-    booking_cancel(booking=booking, actor=operator, reason=f"refusé par {source.name}")
-    Slot.objects.filter(pk=slot.pk, status=SlotStatus.FREE).update(status=SlotStatus.BLOCKED)
-    raise SlotUnavailable(f"Le logiciel {source.name} n'a pas confirmé ce créneau.")
+    if error is not None:
+        logger.warning("partner %s refused slot %s: %s", source.name, slot.pk, error)
+        Slot.objects.filter(pk=slot.pk, status=SlotStatus.HELD, held_until=token).update(
+            status=SlotStatus.BLOCKED, held_until=None, held_by=None
+        )
+        audit_record(
+            user=operator,
+            api_client=api_client,
+            action="refused",
+            obj=slot,
+            reason=f"refusé par {source.name}",
+        )
+        raise SlotUnavailable(f"Le logiciel {source.name} n'a pas confirmé ce créneau.")
+    try:
+        return booking_create(
+            request=request,
+            slot=slot,
+            operator=operator,
+            channel=channel,
+            scope=scope,
+            api_client=api_client,
+            public_id=draft.public_id,
+            hold_token=token,
+        )
+    except ApplicationError:
+        # Confirmed by the partner, yet refused here meanwhile (request placed another
+        # way, cap reached): logged with technical ids for the coordinator to settle.
+        logger.warning(
+            "partner %s confirmed slot %s but Relais refused the booking", source.name, slot.pk
+        )
+        Slot.objects.filter(pk=slot.pk, status=SlotStatus.HELD, held_until=token).update(
+            status=SlotStatus.FREE, held_until=None, held_by=None
+        )
+        raise
 
 
 def partners_poll_all() -> dict[str, dict]:

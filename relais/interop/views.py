@@ -181,7 +181,12 @@ def appointment(request):
         if len(identifiers) != 1:
             raise selectors.BadParameter("PUT Appointment attend un seul paramètre identifier.")
         booking = _booking_by_identifier(owner, identifiers[0])
-        booking = services.appointment_set_status(booking=booking, payload=_json_body(request))
+        booking = services.appointment_set_status(
+            booking=booking,
+            payload=_json_body(request),
+            scope=request.relais_scope,
+            client_name=client.name,
+        )
         response = fhir_response(
             r.appointment_resource(booking, identifier=_identifier_of(booking))
         )

@@ -47,6 +47,10 @@ def _load_request(scope, public_id, selector=request_get_for_user):
         raise NotFound("Demande introuvable.") from None
 
 
+def _client_name(request) -> str:
+    return getattr(getattr(request, "api_client", None), "name", "")
+
+
 def _caller(request) -> tuple[object | None, str, str]:
     client = getattr(request, "api_client", None)
     if client is not None:
@@ -90,7 +94,8 @@ def create_booking(request, payload: BookingIn, idempotency_key: str | None = He
         channel=channel,
         idempotency_key=(idempotency_key or "")[:100] or None,
         idempotency_owner=owner,
-        api_client=getattr(getattr(request, "api_client", None), "name", ""),
+        api_client=_client_name(request),
+        scope=scope,
     )
     return Status(201, booking_out(booking))
 
@@ -103,7 +108,13 @@ def cancel_booking(request, booking_id: UUID, payload: CancelIn):
     except Http404:
         raise NotFound("Rendez-vous introuvable.") from None
     user, _, _ = _caller(request)
-    booking = booking_cancel(booking=booking, actor=user, reason=payload.reason[:200])
+    booking = booking_cancel(
+        booking=booking,
+        actor=user,
+        reason=payload.reason[:200],
+        scope=scope,
+        api_client=_client_name(request),
+    )
     return booking_out(booking)
 
 
@@ -127,7 +138,11 @@ def create_hold(request, payload: HoldIn):
     scope = require_api(request, "booking.create")
     req = _load_request(scope, payload.request)
     slot = slot_hold(
-        slot=_load_slot(payload.slot), user=_user_of(request), request=req, minutes=payload.minutes
+        slot=_load_slot(payload.slot),
+        user=_user_of(request),
+        request=req,
+        minutes=payload.minutes,
+        scope=scope,
     )
     return Status(201, {"slot": slot.public_id, "held_until": slot.held_until})
 
@@ -151,9 +166,15 @@ def create_surnumeraire(request, request_id: UUID, payload: SurnumeraireIn):
     pro = professional_get_surnumeraire(public_id=payload.professional)
     if pro is None:
         raise NotFound("Médecin introuvable ou n'acceptant pas de surnuméraire.")
-    user, _, _ = _caller(request)
+    user, channel, _ = _caller(request)
     booking = surnumeraire_address(
-        request=req, professional=pro, start=payload.start, operator=user
+        request=req,
+        professional=pro,
+        start=payload.start,
+        operator=user,
+        scope=scope,
+        channel=channel,
+        api_client=_client_name(request),
     )
     return Status(201, booking_out(booking))
 
@@ -167,7 +188,7 @@ def create_level2(request, request_id: UUID):
     scope = require_api(request, "request.orient")
     req = _load_request(scope, request_id)
     user, _, _ = _caller(request)
-    return Status(201, level2_out(level2_launch(request=req, user=user)))
+    return Status(201, level2_out(level2_launch(request=req, user=user, scope=scope)))
 
 
 @router.get("/requests/{request_id}/level2", response=list[Level2Out], summary="Appels de niveau 2")

@@ -17,6 +17,7 @@ from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 from relais.regulation.models import Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
+from relais.territory.models import Cpts
 
 # Levels of the ranking, as the national SAS platform orders them.
 LEVEL_TRAITANT = 0
@@ -101,6 +102,116 @@ def available_q(*, now: datetime, user=None) -> Q:
     if user is not None and getattr(user, "pk", None):
         q |= Q(status=SlotStatus.HELD, held_by_id=user.pk)
     return q
+
+
+# --- Who may take which slot (issue 14: every write scoped like every read) -----------------
+
+# The doors a write comes through; each has its channels (see slot_take_channels).
+DOOR_UI = "ui"  # an operator's pages, or the JSON API with an operator's session
+DOOR_API = "api"  # the JSON API with a partner's token
+DOOR_FHIR = "fhir"  # the national SAS platform (FHIR, ANS guide)
+DOOR_PUBLIC = "public"  # the patients' web booking (no operator)
+DOORS = (DOOR_UI, DOOR_API, DOOR_FHIR, DOOR_PUBLIC)
+
+
+def scope_is_api_client(scope: Scope) -> bool:
+    return any(role.startswith("scope:") for role in scope.roles)
+
+
+def _slot_territory(slot_id: int):
+    """(SAS of the practice's département, SAS of the professional's CPTS, that CPTS,
+    the practice's commune) of a slot, in one query; None if the slot is gone."""
+    return (
+        Slot.objects.filter(pk=slot_id)
+        .values_list(
+            "practice__commune__departement__sas__id",
+            "professional__cpts__sas_id",
+            "professional__cpts_id",
+            "practice__commune_id",
+        )
+        .first()
+    )
+
+
+def professional_in_sas_scope(*, professional: Professional, scope: Scope) -> bool:
+    """A professional belongs to a SAS territory when one of their practices is in its
+    département, or their CPTS belongs to it."""
+    if professional.cpts_id and professional.cpts.sas_id in scope.sas_ids:
+        return True
+    return Practice.objects.filter(
+        professionals=professional, commune__departement__sas__id__in=list(scope.sas_ids)
+    ).exists()
+
+
+def professional_in_cpts_scope(*, professional: Professional, scope: Scope) -> bool:
+    if not scope.cpts_ids:
+        return False
+    if professional.cpts_id in scope.cpts_ids:
+        return True
+    return Practice.objects.filter(
+        professionals=professional, commune__cpts_set__id__in=list(scope.cpts_ids)
+    ).exists()
+
+
+def slot_take_channels(*, slot: Slot, scope: Scope, door: str) -> set[str]:
+    """The channels on which `scope` may take `slot` through `door` (empty: out of reach).
+
+    Territory: a slot is in a SAS territory when its practice's commune is in the SAS's
+    département, or its professional's CPTS belongs to that SAS; in a CPTS territory when
+    its professional is of that CPTS or its practice's commune is one of the CPTS's.
+    Channel, by door: an operator (pages, or the API with a session) takes `for_sas` slots
+    of their SAS territories and `for_cpts` slots of their CPTS territories; a partner's
+    token takes `for_sas` or `for_partners` slots of its SAS territories (the JSON API is
+    used by SAS regulation software and by partners); the national SAS platform (FHIR)
+    takes `for_sas` slots, and `for_cpts` slots of a professional in a CPTS (the CPTS
+    variant of the ANS guide, which its Slot search publishes), of its territories; the
+    patients' web booking takes `for_public` slots only. The caller then takes the slot by
+    a conditional UPDATE that repeats the channel flags (see orientation.services)."""
+    if door not in DOORS:
+        return set()
+    if door == DOOR_PUBLIC:
+        return {Channel.PUBLIC}
+    row = _slot_territory(slot.pk)
+    if row is None:
+        return set()
+    practice_sas, cpts_sas, cpts_id, commune_id = row
+    in_sas = bool({practice_sas, cpts_sas} & scope.sas_ids)
+    if door == DOOR_FHIR:
+        if not in_sas:
+            return set()
+        return {Channel.SAS, Channel.CPTS} if cpts_id else {Channel.SAS}
+    if door == DOOR_API and scope_is_api_client(scope):
+        return {Channel.SAS, Channel.PARTNER} if in_sas else set()
+    channels = {Channel.SAS} if in_sas else set()
+    if scope.cpts_ids and (
+        cpts_id in scope.cpts_ids
+        or Cpts.communes.through.objects.filter(
+            commune_id=commune_id, cpts_id__in=list(scope.cpts_ids)
+        ).exists()
+    ):
+        channels.add(Channel.CPTS)
+    return channels
+
+
+def channels_q(channels) -> Q:
+    """Slots open on at least one of `channels` (a condition on the slot row itself)."""
+    q = Q(pk__in=[])
+    for channel in channels:
+        q |= Q(**{CHANNEL_FIELDS[channel]: True})
+    return q
+
+
+def request_in_scope(*, request: Request, scope: Scope) -> bool:
+    return request.sas_id in scope.sas_ids or (
+        request.cpts_id is not None and request.cpts_id in scope.cpts_ids
+    )
+
+
+def live_holds_count(*, user, now: datetime, exclude_slot_id: int | None = None) -> int:
+    qs = Slot.objects.filter(status=SlotStatus.HELD, held_by_id=user.pk, held_until__gte=now)
+    if exclude_slot_id is not None:
+        qs = qs.exclude(pk=exclude_slot_id)
+    return qs.count()
 
 
 def _fits_patient_q(request: Request) -> Q:

@@ -3,14 +3,17 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from relais.accounts.models import Role
+from relais.accounts.permissions import Scope, scope_for
 from relais.agenda.models import Slot, SlotStatus
 from relais.audit.services import audit_record
-from relais.core.errors import ApplicationError, Conflict
-from relais.directory.models import Profession, Professional
+from relais.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from relais.directory.models import Delegation, Profession, Professional
 from relais.notifications.services import (
     notify_booking_created,
     notify_coordinators_level2,
@@ -27,9 +30,20 @@ from relais.orientation.models import (
     OfferStatus,
 )
 from relais.orientation.selectors import (
+    CHANNEL_FIELDS,
+    DOOR_API,
+    DOOR_FHIR,
+    DOOR_UI,
     available_q,
+    channels_q,
+    live_holds_count,
     monday_of,
+    professional_in_cpts_scope,
+    professional_in_sas_scope,
     professional_snp_counts,
+    request_in_scope,
+    scope_is_api_client,
+    slot_take_channels,
     slots_ranked_for,
     week_bounds,
 )
@@ -53,6 +67,87 @@ class ProfessionalFull(SlotUnavailable):
     patients as they set (Professional.max_snp_per_day / max_snp_per_week)."""
 
     code = "professional_capacity_reached"
+
+
+class SlotOutOfScope(NotFound):
+    """The slot is outside the caller's territory, or not open on the caller's channel:
+    answered like a slot that does not exist (404), so nothing is learnt about it."""
+
+    code = "slot_out_of_scope"
+
+    def __init__(
+        self,
+        message: str = (
+            "Créneau introuvable : il n'est pas dans votre territoire ou pas ouvert à votre canal."
+        ),
+    ):
+        super().__init__(message)
+
+
+class HoldLimitReached(Conflict):
+    code = "hold_limit_reached"
+
+
+# -- Who may write (issue 14: every write scoped like every read) ---------------------------
+#
+# Every write service takes the caller's `scope` (accounts.permissions: a user's or an API
+# client's) as a keyword argument. Left out, it is the signed-in `operator`/`actor`'s;
+# with neither, the caller is internal (a task, the demo builder, a management command,
+# or a service that already checked, such as the niveau-2 acceptance): SYSTEM, unchecked.
+# Doors (pages, JSON API, FHIR) always pass the scope they authenticated.
+
+SYSTEM = Scope(roles=frozenset({"system"}))
+
+
+def caller_scope(*, scope: Scope | None, user=None) -> Scope:
+    if scope is not None:
+        return scope
+    if user is not None and getattr(user, "is_authenticated", False):
+        return scope_for(user)
+    return SYSTEM
+
+
+def _door(channel: str, scope: Scope) -> str:
+    if channel == BookingChannel.FHIR:
+        return DOOR_FHIR
+    return DOOR_API if scope_is_api_client(scope) else DOOR_UI
+
+
+def _check_role(scope: Scope, action: str) -> None:
+    if not scope.can(action):
+        raise PermissionDenied("Votre rôle ne permet pas cette action.")
+
+
+def _check_request(scope: Scope, request: Request, action: str) -> None:
+    _check_role(scope, action)
+    if not request_in_scope(request=request, scope=scope):
+        raise NotFound("Demande introuvable.")
+
+
+def slot_open_channels(*, slot: Slot, scope: Scope, channel: str) -> set[str] | None:
+    """The channels on which the caller may take `slot` and the slot is open (None for
+    SYSTEM: no restriction); SlotOutOfScope if there is none. The taker repeats these
+    channel flags in its conditional UPDATE, so a slot closed meanwhile is not taken."""
+    if scope is SYSTEM:
+        return None
+    channels = slot_take_channels(slot=slot, scope=scope, door=_door(channel, scope))
+    opened = {c for c in channels if getattr(slot, CHANNEL_FIELDS[c])}
+    if not opened:
+        raise SlotOutOfScope()
+    return opened
+
+
+def _is_professional_or_delegate(booking: Booking, scope: Scope, actor) -> bool:
+    professional_id = booking.slot.professional_id
+    if scope.professional_id is not None and scope.professional_id == professional_id:
+        return True
+    return bool(
+        actor is not None
+        and Role.DELEGATAIRE in scope.roles
+        and Delegation.objects.filter(
+            professional_id=professional_id, delegate_id=actor.pk
+        ).exists()
+    )
 
 
 def _alternatives(request: Request, exclude_slot_id: int, user=None, exclude_professional=None):
@@ -96,20 +191,42 @@ def _check_capacity(slot: Slot) -> None:
     )
 
 
-def slot_hold(*, slot: Slot, user, request: Request | None = None, minutes=None) -> Slot:
+def slot_hold(
+    *, slot: Slot, user, request: Request | None = None, minutes=None, scope: Scope | None = None
+) -> Slot:
     """Keep a slot for `user` for a few minutes while the patient agrees.
 
     Atomic conditional UPDATE: only a free slot, a slot whose hold lapsed, or one
-    already held by the same user (the hold is renewed) can be held.
+    already held by the same user (the hold is renewed) can be held, and only a slot the
+    caller may book (territory and channel, see slot_open_channels). An operator holds at
+    most RELAIS_MAX_HOLDS_PER_OPERATOR live slots at once (their user row is locked while
+    counting, so two concurrent holds cannot both take the last place).
     """
+    scope = caller_scope(scope=scope, user=user)
+    if scope is not SYSTEM:
+        _check_role(scope, "booking.create")
+        if request is not None:
+            _check_request(scope, request, "booking.create")
+    opened = slot_open_channels(slot=slot, scope=scope, channel=BookingChannel.UI)
     minutes = minutes or settings.RELAIS_HOLD_MINUTES
+    limit = getattr(settings, "RELAIS_MAX_HOLDS_PER_OPERATOR", 3)
     now = timezone.now()
     until = now + timedelta(minutes=minutes)
-    held = (
-        Slot.objects.filter(pk=slot.pk, start__gt=now)
-        .filter(available_q(now=now, user=user))
-        .update(status=SlotStatus.HELD, held_until=until, held_by=user)
-    )
+    taking = Slot.objects.filter(pk=slot.pk, start__gt=now).filter(available_q(now=now, user=user))
+    if opened is not None:
+        taking = taking.filter(channels_q(opened))
+    with transaction.atomic():
+        if limit and getattr(user, "pk", None):
+            get_user_model().objects.select_for_update().filter(pk=user.pk).values_list(
+                "pk"
+            ).first()
+            live = live_holds_count(user=user, now=now, exclude_slot_id=slot.pk)
+            if live >= limit:
+                raise HoldLimitReached(
+                    f"Vous retenez déjà {live} créneau(x) : au plus {limit} créneaux à la "
+                    "fois. Réservez ou libérez-en un avant d'en retenir un autre."
+                )
+        held = taking.update(status=SlotStatus.HELD, held_until=until, held_by=user)
     if not held:
         alternatives = _alternatives(request, slot.pk, user) if request is not None else []
         raise SlotUnavailable(alternatives=alternatives)
@@ -145,6 +262,9 @@ def booking_create(
     kind: str = BookingKind.SLOT,
     refusable_until=None,
     api_client: str = "",
+    scope: Scope | None = None,
+    public_id=None,
+    hold_token=None,
 ) -> Booking:
     """Place a request on a slot, atomically.
 
@@ -153,19 +273,33 @@ def booking_create(
     concurrent callers exactly one sees a row updated. The
     partial unique index `booking_one_active_per_slot` is the second guard.
     No check-then-insert anywhere.
+
+    The caller's `scope` (see caller_scope) must cover the request, and, for a published
+    slot, the slot's territory on a channel the slot is open to (slot_open_channels): the
+    channel flags are repeated in the UPDATE. Ad-hoc slots (surnuméraire, niveau 2) are
+    checked by their services. `hold_token`: the `held_until` of a hold placed by
+    partner_slot_book while the partner confirmed; `public_id`: the id that partner got.
     """
     if channel not in BookingChannel.values:
         raise ApplicationError("Canal de réservation inconnu.")
+    scope = caller_scope(scope=scope, user=operator)
+    opened = None
+    if scope is not SYSTEM:
+        _check_request(scope, request, "booking.create")
+        if kind == BookingKind.SLOT:
+            opened = slot_open_channels(slot=slot, scope=scope, channel=channel)
     now = timezone.now()
+    takeable = available_q(now=now, user=operator)
+    if hold_token is not None:
+        takeable |= Q(status=SlotStatus.HELD, held_until=hold_token, held_by=operator)
     try:
         with transaction.atomic():
             if kind == BookingKind.SLOT:
                 _check_capacity(slot)
-            taken = (
-                Slot.objects.filter(pk=slot.pk, start__gt=now)
-                .filter(available_q(now=now, user=operator))
-                .update(status=SlotStatus.BOOKED, held_until=None, held_by=None)
-            )
+            taking = Slot.objects.filter(pk=slot.pk, start__gt=now).filter(takeable)
+            if opened is not None:
+                taking = taking.filter(channels_q(opened))
+            taken = taking.update(status=SlotStatus.BOOKED, held_until=None, held_by=None)
             if not taken:
                 raise SlotUnavailable()
             claimed = (
@@ -188,6 +322,7 @@ def booking_create(
                     code="request_not_open",
                 )
             booking = Booking.objects.create(
+                **({"public_id": public_id} if public_id else {}),
                 request=request,
                 slot=slot,
                 operator=operator,
@@ -251,6 +386,7 @@ def booking_place(
     operator=None,
     channel=BookingChannel.UI,
     api_client: str = "",
+    scope: Scope | None = None,
     **idempotency,
 ):
     """Book from an operator page or the JSON API: a slot mirrored from a partner's
@@ -258,13 +394,16 @@ def booking_place(
     if slot.source:
         from relais.interop.services import partner_slot_book
 
-        return partner_slot_book(request=request, slot=slot, operator=operator)
+        return partner_slot_book(
+            request=request, slot=slot, operator=operator, scope=scope, api_client=api_client
+        )
     return booking_create(
         request=request,
         slot=slot,
         operator=operator,
         channel=channel,
         api_client=api_client,
+        scope=scope,
         **idempotency,
     )
 
@@ -281,9 +420,25 @@ def _idempotent_replay(request, slot, key: str, owner: str) -> Booking | None:
     return previous
 
 
-def booking_cancel(*, booking: Booking, actor=None, reason: str = "") -> Booking:
+def booking_cancel(
+    *,
+    booking: Booking,
+    actor=None,
+    reason: str = "",
+    scope: Scope | None = None,
+    api_client: str = "",
+) -> Booking:
     """Cancel a booking: the slot is freed if still in the future, and the request
-    goes back to the operators' worklist (never silently lost)."""
+    goes back to the operators' worklist (never silently lost).
+
+    Only by a caller whose scope covers the request's territory (with the role to cancel),
+    or by the booking's professional or their délégataire; anyone else gets a 404."""
+    scope = caller_scope(scope=scope, user=actor)
+    if scope is not SYSTEM and not (
+        (scope.can("booking.cancel") and request_in_scope(request=booking.request, scope=scope))
+        or _is_professional_or_delegate(booking, scope, actor)
+    ):
+        raise NotFound("Rendez-vous introuvable.")
     now = timezone.now()
     with transaction.atomic():
         changed = Booking.objects.filter(pk=booking.pk, status=BookingStatus.BOOKED).update(
@@ -303,7 +458,7 @@ def booking_cancel(*, booking: Booking, actor=None, reason: str = "") -> Booking
             note=f"Rendez-vous annulé{' : ' + reason if reason else ''}",
             expected=RequestStatus.BOOKED,
         )
-        audit_record(user=actor, action="cancel", obj=booking, reason=reason)
+        audit_record(user=actor, api_client=api_client, action="cancel", obj=booking, reason=reason)
         booking.status = BookingStatus.CANCELLED
         _report_to_sas(booking)
     return booking
@@ -315,8 +470,15 @@ OUTCOMES = {
 }
 
 
-def booking_record_outcome(*, booking: Booking, outcome: str, actor=None) -> Booking:
-    """The professional records 'vu' or 'non venu'."""
+def booking_record_outcome(
+    *, booking: Booking, outcome: str, actor=None, scope: Scope | None = None
+) -> Booking:
+    """The professional (or their délégataire) records 'vu' or 'non venu'; no one else."""
+    scope = caller_scope(scope=scope, user=actor)
+    if scope is not SYSTEM and not _is_professional_or_delegate(booking, scope, actor):
+        raise PermissionDenied(
+            "Seul le professionnel du rendez-vous (ou son délégataire) enregistre l'issue."
+        )
     if outcome not in OUTCOMES:
         raise ApplicationError("Issue inconnue : choisissez « vu » ou « non venu ».")
     if booking.slot.start > timezone.now():
@@ -374,10 +536,26 @@ def _adhoc_slot(*, professional: Professional, start, minutes: int = 20) -> Slot
 
 @transaction.atomic
 def surnumeraire_address(
-    *, request: Request, professional: Professional, start, operator=None
+    *,
+    request: Request,
+    professional: Professional,
+    start,
+    operator=None,
+    scope: Scope | None = None,
+    channel: str = BookingChannel.UI,
+    api_client: str = "",
 ) -> Booking:
     """Address a patient to a doctor beyond their slots, at a chosen time. The doctor
-    is notified and may refuse for a while, which sends the request back to the worklist."""
+    is notified and may refuse for a while, which sends the request back to the worklist.
+    The doctor must be in the caller's territory (SAS or CPTS, as for slots)."""
+    scope = caller_scope(scope=scope, user=operator)
+    if scope is not SYSTEM:
+        _check_request(scope, request, "booking.create")
+        if not (
+            professional_in_sas_scope(professional=professional, scope=scope)
+            or professional_in_cpts_scope(professional=professional, scope=scope)
+        ):
+            raise NotFound("Médecin introuvable dans votre territoire.")
     if not professional.accepts_surnumeraire:
         raise ApplicationError("Ce médecin n'accepte pas de patient en surnuméraire.")
     slot = _adhoc_slot(professional=professional, start=start)
@@ -388,9 +566,11 @@ def surnumeraire_address(
         request=request,
         slot=slot,
         operator=operator,
-        channel=BookingChannel.UI,
+        channel=channel,
         kind=BookingKind.SURNUMERAIRE,
         refusable_until=refusable_until,
+        scope=scope,
+        api_client=api_client,
     )
 
 
@@ -413,6 +593,11 @@ def _volunteers(*, request: Request, radius_km: float, exclude_ids=()):
     qs = Professional.objects.filter(
         active=True, cpts_level2=True, profession=Profession.MEDECIN
     ).exclude(pk__in=list(exclude_ids))
+    # Only volunteers of the request's SAS territory (practice in its département, or a
+    # CPTS of that SAS), even when the radius crosses the border.
+    qs = qs.filter(
+        Q(practices__commune__departement__sas__id=request.sas_id) | Q(cpts__sas_id=request.sas_id)
+    )
     if commune.has_point:
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius_km
@@ -453,8 +638,14 @@ def _offer(call: Level2Call, professionals) -> list[Level2Offer]:
 
 
 @transaction.atomic
-def level2_launch(*, request: Request, user=None, radius_km: float | None = None) -> Level2Call:
-    """Offer the anonymised request to the CPTS's niveau-2 volunteers around the patient."""
+def level2_launch(
+    *, request: Request, user=None, radius_km: float | None = None, scope: Scope | None = None
+) -> Level2Call:
+    """Offer the anonymised request to the CPTS's niveau-2 volunteers around the patient
+    (of the request's SAS territory); only by a caller whose scope covers the request."""
+    scope = caller_scope(scope=scope, user=user)
+    if scope is not SYSTEM:
+        _check_request(scope, request, "request.orient")
     if request.status != RequestStatus.OPEN:
         raise ApplicationError("Seule une demande à orienter peut passer au niveau 2.")
     now = timezone.now()
@@ -496,6 +687,18 @@ def level2_accept(*, offer: Level2Offer, start) -> Booking:
     professional = offer.professional
     now = timezone.now()
     with transaction.atomic():
+        # The offer itself must still be pending (a declined or closed offer cannot
+        # accept), claimed by a conditional UPDATE like the call.
+        claimed = Level2Offer.objects.filter(pk=offer.pk, status=OfferStatus.PENDING).update(
+            status=OfferStatus.ACCEPTED, answered_at=now
+        )
+        if not claimed:
+            current = Level2Offer.objects.filter(pk=offer.pk).values_list("status", flat=True)
+            if current.first() == OfferStatus.DECLINED:
+                raise ApplicationError("Vous avez décliné cette demande.", code="offer_declined")
+            raise ApplicationError(
+                "Déjà pris en charge par un confrère. Merci !", code="already_taken"
+            )
         won = Level2Call.objects.filter(
             pk=offer.call_id, status=Level2Status.OPEN, deadline__gt=now
         ).update(status=Level2Status.ACCEPTED, accepted_by=professional, accepted_at=now)
@@ -504,16 +707,21 @@ def level2_accept(*, offer: Level2Offer, start) -> Booking:
                 "Déjà pris en charge par un confrère. Merci !", code="already_taken"
             )
         call = Level2Call.objects.select_related("request").get(pk=offer.call_id)
+        if not professional_in_sas_scope(
+            professional=professional, scope=Scope(sas_ids=frozenset({call.request.sas_id}))
+        ):
+            raise NotFound("Cette demande n'est pas de votre territoire.")
         slot = _adhoc_slot(professional=professional, start=start)
+        # The signed link and the offer were the checks: the booking itself is internal.
         booking = booking_create(
             request=call.request,
             slot=slot,
             operator=professional.user,
             channel=BookingChannel.UI,
             kind=BookingKind.NIVEAU2,
+            scope=SYSTEM,
         )
         Level2Call.objects.filter(pk=call.pk).update(booking=booking)
-        Level2Offer.objects.filter(pk=offer.pk).update(status=OfferStatus.ACCEPTED, answered_at=now)
         Level2Offer.objects.filter(call=call, status=OfferStatus.PENDING).update(
             status=OfferStatus.TOO_LATE
         )

@@ -94,14 +94,17 @@ def ranked_slots(request, public_id):
 @require("booking.create")
 def hold(request, public_id):
     """Keep a slot for a few minutes while the patient agrees."""
-    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
     slot = _posted_slot(request)
     if slot is None:
         return _slot_list(request, req, error=SLOT_NOT_FOUND)
     try:
-        slot_hold(slot=slot, user=request.user, request=req)
+        slot_hold(slot=slot, user=request.user, request=req, scope=scope)
     except SlotUnavailable as exc:
         return _slot_list(request, req, error=_unavailable(exc), alternatives=exc.alternatives)
+    except ApplicationError as exc:  # out of territory or channel, hold limit
+        return _slot_list(request, req, error=exc.message)
     until = timezone.localtime(slot.held_until)
     return _slot_list(request, req, info=f"Créneau retenu pour vous jusqu'à {until:%H:%M}.")
 
@@ -119,13 +122,14 @@ def release(request, public_id):
 @require_POST
 @require("booking.create")
 def book(request, public_id):
-    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
     slot = _posted_slot(request)
     if slot is None:
         return _slot_list(request, req, error=SLOT_NOT_FOUND)
     try:
         booking = booking_place(
-            request=req, slot=slot, operator=request.user, channel=BookingChannel.UI
+            request=req, slot=slot, operator=request.user, channel=BookingChannel.UI, scope=scope
         )
     except SlotUnavailable as exc:
         return _slot_list(request, req, error=_unavailable(exc), alternatives=exc.alternatives)
@@ -155,10 +159,14 @@ def _is_uuid(value) -> bool:
 @require_POST
 @require("booking.cancel")
 def cancel(request, public_id):
-    booking = booking_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    booking = booking_get_for_user(scope=scope, public_id=public_id)
     try:
         booking_cancel(
-            booking=booking, actor=request.user, reason=request.POST.get("reason", "")[:200]
+            booking=booking,
+            actor=request.user,
+            reason=request.POST.get("reason", "")[:200],
+            scope=scope,
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -185,10 +193,14 @@ def my_patients(request):
 @require_POST
 @require("patients.own")
 def record_outcome(request, public_id):
-    booking = booking_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    booking = booking_get_for_user(scope=scope, public_id=public_id)
     try:
         booking_record_outcome(
-            booking=booking, outcome=request.POST.get("outcome", ""), actor=request.user
+            booking=booking,
+            outcome=request.POST.get("outcome", ""),
+            actor=request.user,
+            scope=scope,
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -201,7 +213,8 @@ def record_outcome(request, public_id):
 @require("request.orient")
 def surnumeraire(request, public_id):
     """Address the patient to a doctor beyond their slots, at a chosen time."""
-    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
     form = SurnumeraireForm(request.POST)
     if not form.is_valid():
         return _slot_list(request, req, error="Choisissez un médecin et une heure valides.")
@@ -210,7 +223,11 @@ def surnumeraire(request, public_id):
         return _slot_list(request, req, error="Ce médecin n'accepte pas de surnuméraire.")
     try:
         surnumeraire_address(
-            request=req, professional=pro, start=form.cleaned_data["start"], operator=request.user
+            request=req,
+            professional=pro,
+            start=form.cleaned_data["start"],
+            operator=request.user,
+            scope=scope,
         )
     except ApplicationError as exc:
         return _slot_list(request, req, error=exc.message)
@@ -221,9 +238,10 @@ def surnumeraire(request, public_id):
 @require_POST
 @require("request.orient")
 def level2(request, public_id):
-    req = request_get_for_user(scope=scope_for(request.user), public_id=public_id)
+    scope = scope_for(request.user)
+    req = request_get_for_user(scope=scope, public_id=public_id)
     try:
-        call = level2_launch(request=req, user=request.user)
+        call = level2_launch(request=req, user=request.user, scope=scope)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -173,31 +173,44 @@ def test_it_cancels_through_put_and_frees_the_slot(client, token):
     assert slot.status == SlotStatus.FREE
 
 
-def test_it_records_fulfilled_and_refuses_it_before_the_appointment(client, token):
+def test_it_refuses_an_outcome_from_a_client_it_is_the_professionals(client, token):
+    """Vu / non venu is recorded by the booking's professional (or délégataire) only
+    (issue 14): a FHIR client's fulfilled / noshow is refused, nothing changes."""
     slot = f.SlotFactory()
     post(client, token, appointment(slot))
-    early = put(client, token, "RDV-1", appointment(slot, status="fulfilled"))
-    assert early.status_code == 422
     Slot.objects.filter(pk=slot.pk).update(
         start=timezone.now() - timedelta(hours=1), end=timezone.now() - timedelta(minutes=40)
     )
-    done = put(client, token, "RDV-1", appointment(slot, status="fulfilled"))
-    assert done.status_code == 200
-    assert Booking.objects.get().status == BookingStatus.FULFILLED
-    assert Request.objects.get().status == RequestStatus.DONE
-    again = put(client, token, "RDV-1", appointment(slot, status="fulfilled"))
+    for status in ("fulfilled", "noshow"):
+        response = put(client, token, "RDV-1", appointment(slot, status=status))
+        assert response.status_code == 403, response.content
+        assert response.json()["resourceType"] == "OperationOutcome"
+    assert Booking.objects.get().status == BookingStatus.BOOKED
+    assert Request.objects.get().status == RequestStatus.BOOKED
+    again = put(client, token, "RDV-1", appointment(slot, status="booked"))
     assert again.status_code == 200  # same status: idempotent
     assert put(client, token, "RDV-1", appointment(slot, status="arrived")).status_code == 422
 
 
-def test_it_records_noshow(client, token):
+def test_it_cancels_only_within_the_clients_territory(client, cpts_a, sas43):
+    f.commune("91174")
+    national = make_token("appointments:read,appointments:write", name="national")
     slot = f.SlotFactory()
-    post(client, token, appointment(slot))
-    Slot.objects.filter(pk=slot.pk).update(
-        start=timezone.now() - timedelta(hours=1), end=timezone.now() - timedelta(minutes=40)
-    )
-    assert put(client, token, "RDV-1", appointment(slot, status="noshow")).status_code == 200
-    assert Request.objects.get().status == RequestStatus.NOSHOW
+    assert post(client, national, appointment(slot)).status_code == 201
+    # The same client later limited to Haute-Loire no longer reaches the Essonne request.
+    from relais.accounts.models import ApiClient
+
+    ApiClient.objects.get(name="national").sas_scope.add(sas43)
+    response = put(client, national, "RDV-1", appointment(slot, status="cancelled"))
+    assert response.status_code == 404
+    assert Booking.objects.get().status == BookingStatus.BOOKED
+
+
+def test_it_refuses_a_partners_only_slot_to_the_sas_platform(client, token):
+    slot = f.SlotFactory(for_sas=False, for_cpts=False, for_partners=True)
+    response = post(client, token, appointment(slot))
+    assert response.status_code == 404
+    assert not Booking.objects.exists() and not Request.objects.exists()
 
 
 def test_it_answers_404_on_put_of_an_unknown_identifier(client, token):

@@ -12,7 +12,7 @@ from relais.agenda.models import Slot, SlotStatus
 from relais.interop.models import PartnerSource
 from relais.interop.resources import iso
 from relais.interop.services import partner_poll, partner_slot_book
-from relais.orientation.models import Booking, BookingChannel, BookingStatus
+from relais.orientation.models import Booking, BookingChannel
 from relais.orientation.selectors import slots_ranked_for
 from relais.orientation.services import SlotUnavailable
 from tests import factories as f
@@ -114,12 +114,13 @@ def test_it_books_a_partner_slot_through_the_partners_post_appointment(
     validate(body)
 
 
-def test_it_cancels_and_closes_when_the_partner_refuses(partner, fake_endpoint, snp_request):
+def test_it_closes_the_mirror_when_the_partner_refuses(partner, fake_endpoint, snp_request):
     slot = mirrored_slot(partner)
     fake_endpoint.responder = lambda m, p, b: (409, {"resourceType": "OperationOutcome"})
     with pytest.raises(SlotUnavailable):
         partner_slot_book(request=snp_request, slot=slot)
-    assert Booking.objects.get().status == BookingStatus.CANCELLED
+    # Nothing was booked in Relais before the partner confirmed: nothing to cancel.
+    assert not Booking.objects.exists()
     slot.refresh_from_db()
     snp_request.refresh_from_db()
     assert slot.status == SlotStatus.BLOCKED and snp_request.status == "open"
@@ -161,3 +162,84 @@ def test_it_refuses_the_deep_link_to_other_roles_and_territories(client, dr_alic
     assert login(client, oscar).get(f"/interop/creneaux/{slot.public_id}/").status_code == 404
     client.logout()
     assert client.get(f"/interop/creneaux/{slot.public_id}/").status_code == 302
+
+
+# --- partners bounded (issue 14, item 7) -------------------------------------------------------
+
+
+def test_it_mirrors_only_the_rpps_the_source_is_configured_for(fake_endpoint, cpts_a, sas43):
+    """The attack: a source configured for one Essonne RPPS answers with slots of a
+    Haute-Loire doctor too. Before the fix: 2 slots mirrored; after: 1, the other skipped."""
+    essonne = f.ProfessionalFactory()
+    haute_loire = f.ProfessionalFactory(practice_in="43157")
+    source = PartnerSource.objects.create(
+        name="agenda-y", base_url=fake_endpoint.url, token="tok", rpps=[essonne.rpps]
+    )
+    start = timezone.now() + timedelta(hours=2)
+    offered = [("ext-91", essonne.rpps, start), ("ext-43", haute_loire.rpps, start)]
+    fake_endpoint.responder = lambda m, path, b: (200, partner_bundle(offered))
+    stats = partner_poll(source=source)
+    mirrored = Slot.objects.filter(source="agenda-y")
+    assert list(mirrored.values_list("external_id", flat=True)) == ["ext-91"]
+    assert stats["created"] == 1 and stats["foreign"] == 1
+
+
+def test_it_mirrors_only_the_rpps_of_the_batch_asked(partner, fake_endpoint, cpts_a):
+    """A source without an RPPS list follows every active professional, but an answer
+    naming an RPPS Relais did not ask in that batch is skipped too."""
+    asked = f.ProfessionalFactory()
+    unknown_rpps = "10000000001"
+    start = timezone.now() + timedelta(hours=2)
+    offered = [("ext-a", asked.rpps, start), ("ext-b", unknown_rpps, start)]
+    fake_endpoint.responder = lambda m, path, b: (200, partner_bundle(offered))
+    stats = partner_poll(source=partner)
+    assert stats["created"] == 1 and stats["foreign"] == 1
+
+
+def test_it_sends_no_confirmation_when_the_partner_refuses(partner, fake_endpoint, snp_request):
+    """The attack: the partner refuses, yet the patient and doctor were texted. Before the
+    fix: 3 messages in the outbox; after: 0, and no booking row at all."""
+    from relais.notifications.models import Notification
+
+    slot = mirrored_slot(partner)
+    fake_endpoint.responder = lambda m, p, b: (409, {"resourceType": "OperationOutcome"})
+    with pytest.raises(SlotUnavailable):
+        partner_slot_book(request=snp_request, slot=slot)
+    assert Notification.objects.count() == 0
+    assert not Booking.objects.exists()
+
+
+def test_it_writes_the_confirmation_once_the_partner_accepted(
+    partner, fake_endpoint, snp_request, monkeypatch
+):
+    from relais.interop import services as interop_services
+    from relais.notifications.models import Notification
+
+    slot = mirrored_slot(partner)
+    seen, real_http = [], interop_services._http
+
+    def http(method, url, **kwargs):
+        # While the partner decides, nothing is written for the patient or the doctor.
+        seen.append((Notification.objects.count(), Booking.objects.count()))
+        return real_http(method, url, **kwargs)
+
+    monkeypatch.setattr(interop_services, "_http", http)
+    fake_endpoint.responder = lambda m, p, body: (201, body)
+    booking = partner_slot_book(request=snp_request, slot=slot)
+    assert seen == [(0, 0)]
+    assert Notification.objects.filter(booking=booking).count() == 3
+    # The appointment sent to the partner carries the Relais booking id it then got.
+    body = fake_endpoint.calls[-1][2]
+    assert str(booking.public_id) in json.dumps(body)
+
+
+def test_it_refuses_a_partner_slot_outside_the_callers_territory(
+    partner, fake_endpoint, snp_request, oscar
+):
+    slot = mirrored_slot(partner)
+    fake_endpoint.responder = lambda m, p, body: (201, body)
+    from relais.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError):
+        partner_slot_book(request=snp_request, slot=slot, operator=oscar)
+    assert fake_endpoint.calls == [] and not Booking.objects.exists()
