@@ -34,6 +34,21 @@ def _isolated_outbox(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _audit_actor_of_direct_calls(request):
+    """Every audit row names its actor (relais.audit.context). A service called straight
+    from a test, outside any door, acts as the system "test"; a request through the test
+    client or a task run by the worker names its own actor, as in production (the ambient
+    actor does not reach inside a request). Tests marked `audit_strict` run without it."""
+    if request.node.get_closest_marker("audit_strict"):
+        yield
+        return
+    from relais.audit.context import audit_actor
+
+    with audit_actor(system="test"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests (browser, races) end with a flush that also empties the
     reference data the migrations load (CISP-2 motifs): put it back for any test
@@ -113,3 +128,107 @@ def snp_request(cpts_a):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+# --- no patient data in the logs (issue 14, item 9) ------------------------------------------
+# Every log record of the session is kept (formatted, with its traceback), plus the access
+# line production's gunicorn would write for each request of the test client
+# (relais.core.logging.request_line). The exact names, phones, e-mails and motifs of every
+# Patient and Request saved during the session are collected; at the end, a line holding
+# one of them fails the session, listing the offending lines.
+
+import logging as _logging  # noqa: E402
+import re as _re  # noqa: E402
+
+_LOG_LINES: list[str] = []
+_PATIENT_VALUES: set[str] = set()
+
+
+class _KeepEveryLine(_logging.Handler):
+    def __init__(self):
+        super().__init__(level=_logging.DEBUG)
+        self.setFormatter(_logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record):
+        import contextlib
+
+        with contextlib.suppress(Exception):  # a broken record must not break the run
+            _LOG_LINES.append(self.format(record))
+
+
+def _collect_patient_values(sender, instance, **kwargs):
+    fields = ("first_name", "last_name", "phone", "email", "motif_text")
+    fields += ("callback_phone", "callback_email", "birth_name")
+    for name in fields:
+        value = getattr(instance, name, None)
+        if isinstance(value, str) and len(value.strip()) >= 4:
+            _PATIENT_VALUES.add(value.strip())
+
+
+def _log_access_line(sender, environ=None, **kwargs):
+    from relais.core.logging import request_line
+
+    if environ is not None:
+        _logging.getLogger("relais.access").info("%s", request_line(environ))
+
+
+_HANDLER = _KeepEveryLine()
+
+
+def _attach_log_handler():
+    """On the root logger and every logger that does not propagate (django.server).
+    Django's dictConfig replaces the root's handlers: checked again before each test."""
+    loggers = [_logging.getLogger(), _logging.getLogger("django.server")]
+    loggers += [
+        logger
+        for logger in list(_logging.root.manager.loggerDict.values())
+        if isinstance(logger, _logging.Logger) and not logger.propagate
+    ]
+    for logger in loggers:
+        if _HANDLER not in logger.handlers:
+            logger.addHandler(_HANDLER)
+    _logging.getLogger("relais.access").setLevel(_logging.INFO)
+
+
+@pytest.fixture(autouse=True)
+def _logs_kept_for_the_patient_data_check():
+    _attach_log_handler()
+
+
+def pytest_sessionstart(session):
+    from django.core.signals import request_started
+    from django.db.models.signals import post_save
+
+    from relais.regulation.models import Patient, Request
+
+    _attach_log_handler()
+    post_save.connect(_collect_patient_values, sender=Patient, weak=False)
+    post_save.connect(_collect_patient_values, sender=Request, weak=False)
+    request_started.connect(_log_access_line, weak=False)
+
+
+def patient_data_in_logs(lines, values) -> list[str]:
+    """The log lines holding one of the values (whole words, case-sensitive)."""
+    if not values:
+        return []
+    pattern = _re.compile(
+        r"(?<!\w)("
+        + "|".join(_re.escape(v) for v in sorted(values, key=len, reverse=True))
+        + r")(?!\w)"
+    )
+    return [line for line in lines if pattern.search(line)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    leaks = patient_data_in_logs(_LOG_LINES, _PATIENT_VALUES)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    summary = (
+        f"patient data in logs: {len(leaks)} of {len(_LOG_LINES)} log lines hold one of "
+        f"{len(_PATIENT_VALUES)} names/phones/e-mails/motifs of the session's patients"
+    )
+    if reporter is not None:
+        reporter.write_line(summary)
+        for line in leaks[:50]:
+            reporter.write_line(f"  LEAK: {line[:300]}")
+    if leaks:
+        session.exitstatus = 1

@@ -131,5 +131,23 @@ def test_django_request_logs_name_the_path_without_the_query():
     assert strip.filter(record) and record.getMessage() == '"GET /x/ HTTP/1.1" 404'
     from django.conf import settings
 
-    assert settings.LOGGING["handlers"]["console"]["filters"] == ["no_query_string"]
+    assert "no_query_string" in settings.LOGGING["handlers"]["console"]["filters"]
     assert settings.LOGGING["loggers"]["django.server"]["handlers"] == ["console"]
+
+
+def test_the_session_log_check_catches_a_patients_name_phone_or_motif(cpts_a):
+    from relais.core.logging import request_line
+    from tests.conftest import _PATIENT_VALUES, patient_data_in_logs
+
+    patient = f.PatientFactory(last_name="Quenouillère-Test", phone="0611223344")
+    request = f.RequestFactory(patient=patient, motif_text="douleur au genou gauche")
+    assert {patient.last_name, patient.phone, request.motif_text} <= _PATIENT_VALUES
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/demandes/patients/?last_name=Quenouillère-Test",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    old_line = '"GET /demandes/patients/?last_name=Quenouillère-Test HTTP/1.1" 200'
+    lines = [old_line, "sms to 0611223344 failed", "motif douleur au genou gauche"]
+    assert patient_data_in_logs(lines, _PATIENT_VALUES) == lines
+    assert patient_data_in_logs([request_line(environ)], _PATIENT_VALUES) == []
