@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "relais.audit.context.AuditRequestMiddleware",  # audit rows name the request's actor
     "relais.core.middleware.InputLimitsMiddleware",
     "relais.core.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "relais.core.cache_control.NoStoreForIdentitiesMiddleware",  # no-store when signed in
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "relais.core.middleware.ContentSecurityPolicyMiddleware",
@@ -282,6 +284,16 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# A 403 is one log line, without the traceback (relais/core/forbidden_log.py).
+LOGGING.setdefault("filters", {})["forbidden_one_line"] = {
+    "()": "relais.core.forbidden_log.ForbiddenWithoutTraceback"
+}
+for _handler in LOGGING.get("handlers", {}).values():
+    _handler.setdefault("filters", []).append("forbidden_one_line")
+
+# FHIR calls per API client per minute (relais/interop/views.py).
+RELAIS_FHIR_RATE_LIMIT = env_int("RELAIS_FHIR_RATE_LIMIT", 600)
 
 
 # Optional OpenID Connect login (Pro Santé Connect), see relais/accounts/oidc.py.

@@ -4,6 +4,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of
 from relais.regulation.forms import WebRequestForm
@@ -50,6 +51,7 @@ def follow(request, token):
     req = request_by_follow_token(token=token)
     if req is None:
         return render(request, "regulation/web/follow.html", {"invalid": True}, status=404)
+    audit_record(patient_link=True, action="read", obj=req, reason="page de suivi")
     return render(
         request,
         "regulation/web/follow.html",
