@@ -2,7 +2,6 @@
 délégataires. Every object is loaded through a selector scoped to an agenda the
 user manages (404 otherwise)."""
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -44,6 +43,7 @@ from relais.agenda.services import (
 )
 from relais.agenda.statement import participation_statement, statement_tables
 from relais.audit.services import audit_record_reads
+from relais.core.csv_safety import safe_writer
 from relais.core.errors import ApplicationError
 from relais.directory.services import (
     delegation_create,
@@ -352,7 +352,7 @@ def statement(request, pro):
         response["Content-Disposition"] = (
             f'attachment; filename="releve-snp-{professional.rpps}-{month:%Y-%m}.csv"'
         )
-        writer = csv.writer(response, delimiter=";")
+        writer = safe_writer(response, delimiter=";")  # formula-safe cells
         writer.writerow(
             [
                 "semaine",

@@ -1,7 +1,5 @@
 """The administrator's audit page: filters and CSV export (the export is itself audited)."""
 
-import csv
-
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -11,6 +9,7 @@ from relais.accounts.permissions import require
 from relais.audit.forms import AuditFilterForm
 from relais.audit.selectors import audit_choices, audit_events
 from relais.audit.services import audit_record
+from relais.core.csv_safety import safe_writer
 
 PAGE_SIZE = 100
 EXPORT_MAX_ROWS = 100_000
@@ -51,9 +50,20 @@ def export(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="journal-audit-{stamp}.csv"'
-    writer = csv.writer(response, delimiter=";")
+    writer = safe_writer(response, delimiter=";")
     writer.writerow(
-        ["date", "utilisateur", "client API", "rôle", "action", "objet", "identifiant", "motif"]
+        [
+            "date",
+            "utilisateur",
+            "client API",
+            "rôle",
+            "action",
+            "objet",
+            "identifiant",
+            "motif",
+            "type d'acteur",
+            "acteur",
+        ]
     )
     for event in audit_events(filters=filters)[:EXPORT_MAX_ROWS].iterator():
         writer.writerow(
@@ -66,6 +76,8 @@ def export(request):
                 event.object_type,
                 event.object_id,
                 event.reason,
+                event.actor_type,
+                event.actor_label,
             ]
         )
     return response

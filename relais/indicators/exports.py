@@ -5,7 +5,6 @@
 - PDF (reportlab, pure Python, no system library): the monthly ARS report.
 """
 
-import csv
 import io
 from datetime import date, datetime
 from xml.sax.saxutils import escape
@@ -19,6 +18,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
+from relais.core.csv_safety import safe_writer
 from relais.indicators.tables import DataTable
 
 CSV_BOM = "\ufeff"
@@ -53,7 +53,7 @@ def display_cell(value) -> str:
 def table_csv(table: DataTable) -> bytes:
     out = io.StringIO()
     out.write(CSV_BOM)
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = safe_writer(out, delimiter=";", lineterminator="\r\n")  # formula-safe
     writer.writerow(table.columns)
     for row in table.rows:
         writer.writerow([csv_cell(v) for v in row])
