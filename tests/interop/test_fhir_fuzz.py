@@ -124,7 +124,8 @@ def call(client, headers, body: bytes, content_type: str, accept: str, method="P
 
 
 @pytest.fixture
-def fhir(cpts_a):
+def fhir(cpts_a, monkeypatch):
+    monkeypatch.setattr("relais.interop.views.RATE_LIMIT_PER_MINUTE", 1_000_000)
     f.commune("91174")
     return Client(), bearer(make_token("slots:read,appointments:read,appointments:write"))
 
