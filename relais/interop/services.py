@@ -136,8 +136,8 @@ def parse_appointment(payload: dict) -> AppointmentIn:
     identifiers = [i for i in payload.get("identifier") or [] if i.get("value")]
     if not identifiers:
         raise BadParameter("Appointment.identifier est obligatoire (clé d'idempotence).")
-    ident = {"system": identifiers[0].get("system", ""), "value": identifiers[0]["value"]}
-    refs = [s.get("reference", "") for s in payload.get("slot") or []]
+    ident = {"system": identifiers[0].get("system") or "", "value": identifiers[0]["value"]}
+    refs = [s.get("reference") or "" for s in payload.get("slot") or []]
     if len(refs) != 1 or not refs[0].startswith("Slot/"):
         raise BadParameter("Appointment.slot doit référencer un seul créneau (Slot/<id>).")
     patient_ref = _referenced_patient_id(payload)
@@ -202,7 +202,7 @@ def _contained_patient(payload: dict, *, required: bool = True):
     }
     patient = None
     for participant in payload.get("participant") or []:
-        ref = (participant.get("actor") or {}).get("reference", "")
+        ref = (participant.get("actor") or {}).get("reference") or ""
         if ref.startswith("#") and ref[1:] in contained:
             patient = contained[ref[1:]]
     if patient is None and contained:
@@ -223,9 +223,9 @@ def _contained_patient(payload: dict, *, required: bool = True):
     phone = email = ""
     for telecom in patient.get("telecom") or []:
         if telecom.get("system") == "phone" and not phone:
-            phone = telecom.get("value", "")
+            phone = telecom.get("value") or ""
         if telecom.get("system") == "email" and not email:
-            email = telecom.get("value", "")
+            email = telecom.get("value") or ""
     addresses = patient.get("address") or [{}]
     address = (addresses[0].get("postalCode") or "", addresses[0].get("city") or "")
     _check_patient_lengths(

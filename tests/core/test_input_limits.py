@@ -198,3 +198,23 @@ def test_it_measures_json_depth_without_parsing():
     assert json_depth(b'{"a": "[[[[[[[[[[ not brackets \\" [[[["}') == 1
     assert json_depth(DEEP.encode()) == 50_000
     assert json_depth(b"plain text") == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"slot": [{"reference": None, "display": "no reference"}]},
+        {"participant": [{"actor": {"reference": None}, "status": "accepted"}]},
+        {"identifier": [{"system": None, "value": "RDV-NULL-SYSTEM"}]},
+    ],
+    ids=["slot", "participant", "identifier-system"],
+)
+def test_fhir_answers_4xx_to_references_left_out(client, fhir_token, change):
+    """Found by the FHIR fuzz (2,000 examples): a slot without reference was a 500."""
+    body = {**fhir_appointment(f.SlotFactory()), **change}
+    response = client.post(
+        "/fhir/Appointment", json.dumps(body), content_type="application/fhir+json", **fhir_token
+    )
+    assert response.status_code < 500
+    if response.status_code >= 400:
+        assert response.json()["resourceType"] == "OperationOutcome"
