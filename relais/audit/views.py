@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from relais.accounts.permissions import require
+from relais.accounts.permissions import require, scope_for
 from relais.audit.forms import AuditFilterForm
 from relais.audit.selectors import audit_choices, audit_events
 from relais.audit.services import audit_record
@@ -15,11 +15,19 @@ PAGE_SIZE = 100
 EXPORT_MAX_ROWS = 100_000
 
 
+def _sas_ids(request):
+    """An administrator sees the trail of their SAS (selectors._in_territory); a Django
+    superuser, the whole trail."""
+    return None if request.user.is_superuser else scope_for(request.user).sas_ids
+
+
 @require("audit.view")
 def events(request):
     form = AuditFilterForm(request.GET or None)
     filters = form.filters()
-    page = Paginator(audit_events(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(audit_events(filters=filters, sas_ids=_sas_ids(request)), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     actions, types = audit_choices()
     query = request.GET.copy()
     query.pop("page", None)
@@ -65,7 +73,9 @@ def export(request):
             "acteur",
         ]
     )
-    for event in audit_events(filters=filters)[:EXPORT_MAX_ROWS].iterator():
+    for event in audit_events(filters=filters, sas_ids=_sas_ids(request))[
+        :EXPORT_MAX_ROWS
+    ].iterator():
         writer.writerow(
             [
                 timezone.localtime(event.at).isoformat(timespec="seconds"),

@@ -36,6 +36,16 @@ def names_its_actor(event: AuditEvent) -> bool:
     return event.actor_type in ActorType.values and bool(event.actor_label)
 
 
+@pytest.fixture
+def worker(monkeypatch):
+    """The real worker (`db_worker --batch`: its task_started/finished signals), kept off
+    closing the test's connection between tasks (the test runs in one transaction)."""
+    import django_tasks_db.management.commands.db_worker as db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+    return lambda: call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+
+
 def anonymous_under_the_old_rule(event: AuditEvent) -> bool:
     """What the issue measured: a row that names neither a user nor an API client."""
     return event.user_id is None and not event.api_client
@@ -88,7 +98,7 @@ def test_it_names_the_block_actor_of_a_command(olivia):
 
 
 @pytest.mark.audit_strict
-def test_it_names_the_task_run_by_the_worker(snp_request):
+def test_it_names_the_task_run_by_the_worker(snp_request, worker):
     """A task run by the real worker (`db_worker --batch`) names itself; the notification
     delivery does not audit, so the retention task is queued and run."""
     from relais.regulation.tasks import anonymise_patients
@@ -97,7 +107,7 @@ def test_it_names_the_task_run_by_the_worker(snp_request):
         old = f.RequestFactory(status="cancelled")
         Request.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=800))
         anonymise_patients.enqueue()
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    worker()
     event = AuditEvent.objects.get(action="anonymise")
     assert (event.actor_type, event.actor_label) == ("system", "task:anonymise_patients")
 
@@ -107,7 +117,7 @@ def test_it_names_the_task_run_by_the_worker(snp_request):
 
 @pytest.mark.audit_strict
 def test_it_names_the_actor_of_every_row_written_through_the_main_doors(
-    client, olivia, cpts_a, capsys, settings
+    client, olivia, cpts_a, capsys, settings, worker
 ):
     settings.RELAIS_WEB_FORM_POW = False  # the proof-of-work is tested in test_web_abuse
     with audit_actor(system="test"):  # fixtures only
@@ -212,7 +222,7 @@ def test_it_names_the_actor_of_every_row_written_through_the_main_doors(
         old = f.RequestFactory(status="cancelled")
         Request.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=800))
     anonymise_patients.enqueue()
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    worker()
 
     rows = list(AuditEvent.objects.order_by("pk"))
     without = [e for e in rows if not names_its_actor(e)]
