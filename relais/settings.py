@@ -294,6 +294,10 @@ for _handler in LOGGING.get("handlers", {}).values():
 
 # FHIR calls per API client per minute (relais/interop/views.py).
 RELAIS_FHIR_RATE_LIMIT = env_int("RELAIS_FHIR_RATE_LIMIT", 600)
+# Database roles of `relais db_roles` (docs/operations.md "Database roles").
+RELAIS_DB_OWNER_ROLE = os.environ.get("RELAIS_DB_OWNER_ROLE", "relais_owner")
+RELAIS_DB_APP_ROLE = os.environ.get("RELAIS_DB_APP_ROLE", "relais_app")
+RELAIS_DB_APP_PASSWORD = os.environ.get("RELAIS_DB_APP_PASSWORD", "")
 
 
 # Optional OpenID Connect login (Pro Santé Connect), see relais/accounts/oidc.py.
