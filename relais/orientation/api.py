@@ -67,7 +67,7 @@ def ranked_slots(request, request_id: UUID, widen: bool = False, modality: Modal
     scope = require_api(request, "request.orient")
     req = _load_request(scope, request_id)
     user = None if getattr(request, "api_client", None) else request.auth
-    ranked = slots_ranked_for(request=req, widen=widen, modality=modality, user=user)
+    ranked = slots_ranked_for(request=req, widen=widen, modality=modality, user=user, scope=scope)
     return [ranked_slot_out(r) for r in ranked]
 
 

@@ -243,6 +243,7 @@ def slots_ranked_for(
     limit: int | None = None,
     channel: str = Channel.SAS,
     user=None,
+    scope: Scope | None = None,
 ) -> list[RankedSlot]:
     """Available slots for a request, best first.
 
@@ -251,6 +252,8 @@ def slots_ranked_for(
     nearest, then a neutral tie-break. `widen` doubles the radius and the horizon.
     Only slots the professional opened to `channel` are offered; slots held by another
     operator are hidden until their hold lapses. A plage shows once, with its places left.
+    With a `scope`, slots outside its territory (see slot_take_channels: the radius may
+    cross a border) are left out of the result, as the booking would refuse them.
     """
     now = now or timezone.now()
     limit = limit or settings.RELAIS_SEARCH_RESULTS
@@ -330,9 +333,27 @@ def slots_ranked_for(
             now=now,
             capacity=capacity,
         )
+    if scope is not None and entries:
+        reachable = set(
+            Slot.objects.filter(pk__in=[entry["slot_pk"] for entry in entries])
+            .filter(territory_q(scope))
+            .values_list("pk", flat=True)
+        )
+        entries = [entry for entry in entries if entry["slot_pk"] in reachable]
     slots = Slot.objects.select_related("professional", "practice__commune").only(*RANKED_FIELDS)
     by_pk = slots.in_bulk([entry["slot_pk"] for entry in entries])
     return [RankedSlot(slot=by_pk[entry.pop("slot_pk")], **entry) for entry in entries]
+
+
+def territory_q(scope: Scope) -> Q:
+    """Slots in the scope's territories (the rule of slot_take_channels, as a filter)."""
+    sas_ids, cpts_ids = list(scope.sas_ids), list(scope.cpts_ids)
+    q = Q(practice__commune__departement__sas__id__in=sas_ids) | Q(
+        professional__cpts__sas_id__in=sas_ids
+    )
+    if cpts_ids:
+        q |= Q(professional__cpts_id__in=cpts_ids) | Q(practice__commune__cpts_set__id__in=cpts_ids)
+    return q
 
 
 # What ranking a candidate needs, in this order (see _level_entries).

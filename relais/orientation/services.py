@@ -151,7 +151,10 @@ def _is_professional_or_delegate(booking: Booking, scope: Scope, actor) -> bool:
 
 
 def _alternatives(request: Request, exclude_slot_id: int, user=None, exclude_professional=None):
-    ranked = slots_ranked_for(request=request, limit=8 if exclude_professional else 4, user=user)
+    scope = scope_for(user) if getattr(user, "is_authenticated", False) else None
+    ranked = slots_ranked_for(
+        request=request, limit=8 if exclude_professional else 4, user=user, scope=scope
+    )
     return [
         r
         for r in ranked

@@ -53,7 +53,13 @@ def _slots_context(
     ranked = (
         alternatives
         if alternatives is not None
-        else slots_ranked_for(request=req, widen=widen, modality=modality or None, user=user)
+        else slots_ranked_for(
+            request=req,
+            widen=widen,
+            modality=modality or None,
+            user=user,
+            scope=scope_for(user),
+        )
     )
     return {
         "req": req,

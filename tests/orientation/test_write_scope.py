@@ -409,3 +409,16 @@ def test_it_raises_no_django_permission_denied_from_services(oscar, dr_alice):
         pytest.fail("Django PermissionDenied raised by a service")
     except ApplicationError:
         pass
+
+
+def test_it_lists_only_slots_the_caller_may_book(olivia, dr_alice, slot43):
+    """A radius across a border: the search of an operator of SAS 91 leaves out the slots
+    of SAS 43 that the booking would refuse (without a scope, the search shows them)."""
+    from relais.orientation.selectors import slots_ranked_for
+
+    req = f.RequestFactory()
+    mine = f.SlotFactory(professional=dr_alice, start=slot43.start + timedelta(minutes=20))
+    everything = slots_ranked_for(request=req, radius_km=600, user=olivia)
+    assert {r.slot for r in everything} == {slot43, mine}
+    scoped = slots_ranked_for(request=req, radius_km=600, user=olivia, scope=scope_for(olivia))
+    assert [r.slot for r in scoped] == [mine]
