@@ -213,7 +213,7 @@ def _contained_patient(payload: dict, *, required: bool = True):
         raise Unprocessable("Le patient doit être fourni en ressource Patient contenue.")
     names = patient.get("name") or [{}]
     family = names[0].get("family") or ""
-    given = " ".join(names[0].get("given") or [])
+    given = " ".join(g for g in names[0].get("given") or [] if isinstance(g, str) and g)
     if not family or not given:
         raise Unprocessable("Nom et prénom du patient obligatoires (Patient.name).")
     try:

@@ -206,8 +206,13 @@ def test_it_measures_json_depth_without_parsing():
         {"slot": [{"reference": None, "display": "no reference"}]},
         {"participant": [{"actor": {"reference": None}, "status": "accepted"}]},
         {"identifier": [{"system": None, "value": "RDV-NULL-SYSTEM"}]},
+        {
+            "contained": [
+                {"resourceType": "Patient", "id": "p1", "name": [{"family": "V", "given": [None]}]}
+            ]
+        },
     ],
-    ids=["slot", "participant", "identifier-system"],
+    ids=["slot", "participant", "identifier-system", "given-null"],
 )
 def test_fhir_answers_4xx_to_references_left_out(client, fhir_token, change):
     """Found by the FHIR fuzz (2,000 examples): a slot without reference was a 500."""
