@@ -44,10 +44,19 @@ def patients_anonymise(*, now=None, months: int | None = None) -> int:
             phone="",
             email="",
             birth_date=birth.replace(month=1, day=1) if birth else None,
+            birth_name="",
+            birth_first_names="",
+            birth_place_insee="",
+            ins_nir="",
+            ins_oid="",
+            identity_status="provisoire",
+            insi_checked_at=None,
             anonymised_at=now,
         )
     ids = [pk for pk, _ in due]
-    Request.objects.filter(patient_id__in=ids).update(motif_text="", advice_note="")
+    Request.objects.filter(patient_id__in=ids).update(
+        motif_text="", advice_note="", callback_phone="", callback_email=""
+    )
     Notification.objects.filter(
         booking__request__patient_id__in=ids, kind__in=_patient_kinds()
     ).update(recipient="", body="[effacé]")

@@ -416,3 +416,18 @@ def test_it_never_qualifies_an_identity_without_insi(victim):
     patient_set_identity_status(patient=victim, status=IdentityStatus.QUALIFIEE)
     victim.refresh_from_db()
     assert victim.identity_status == IdentityStatus.QUALIFIEE
+
+
+def test_it_erases_the_callback_contact_and_the_ins_traits_with_the_identity(victim):
+    from relais.regulation.retention import patients_anonymise
+
+    req = victim.requests.get()
+    req.bookings.update(status="fulfilled")
+    Request.objects.filter(pk=req.pk).update(status="done")
+    Patient.objects.filter(pk=victim.pk).update(birth_name="MARTIN", ins_nir="270059112345678")
+    later = timezone.now() + timedelta(days=800)
+    assert patients_anonymise(now=later) == 1
+    req.refresh_from_db()
+    victim.refresh_from_db()
+    assert (req.callback_phone, req.callback_email) == ("", "")
+    assert (victim.birth_name, victim.ins_nir, victim.phone) == ("", "", "")
