@@ -254,6 +254,19 @@ RELAIS_LEVEL2_DEADLINE_MINUTES = env_int("RELAIS_LEVEL2_DEADLINE_MINUTES", 120)
 # Reminders to the patient, in hours before the appointment (cuts no-shows).
 RELAIS_REMINDER_HOURS = [int(h) for h in env_list("RELAIS_REMINDER_HOURS", ["24", "3"])]
 
+# Public endpoints (h5, docs/security.md "Public endpoints"): counted in the cache
+# (relais/core/ratelimit.py), so CACHE_URL is what makes them hold across web workers.
+RELAIS_WEB_FORM_PER_IP_10MIN = env_int("RELAIS_WEB_FORM_PER_IP_10MIN", 5)  # submissions
+RELAIS_WEB_FORM_PER_IP_DAY = env_int("RELAIS_WEB_FORM_PER_IP_DAY", 20)
+RELAIS_WEB_FORM_PER_CPTS_10MIN = env_int("RELAIS_WEB_FORM_PER_CPTS_10MIN", 60)  # burst
+RELAIS_WEB_FORM_POW = env_bool("RELAIS_WEB_FORM_POW", True)  # ALTCHA proof-of-work
+RELAIS_WEB_FORM_POW_COST = env_int("RELAIS_WEB_FORM_POW_COST", 5000)  # PBKDF2 iterations
+RELAIS_WEB_FORM_POW_MINUTES = env_int("RELAIS_WEB_FORM_POW_MINUTES", 60)  # challenge life
+RELAIS_SMS_PER_NUMBER_PER_HOUR = env_int("RELAIS_SMS_PER_NUMBER_PER_HOUR", 3)  # web form
+RELAIS_BULK_DIR = Path(os.environ.get("RELAIS_BULK_DIR", VAR_DIR / "bulk"))
+RELAIS_BULK_RATE_LIMIT = env_int("RELAIS_BULK_RATE_LIMIT", 30)  # files per address per minute
+RELAIS_BULK_MAX_AGE = env_int("RELAIS_BULK_MAX_AGE", 300)  # Cache-Control, seconds
+
 # INT_R03: appointments reported to the national SAS platform (empty URL: not reported).
 RELAIS_SAS_FHIR_URL = os.environ.get("RELAIS_SAS_FHIR_URL", "")
 RELAIS_SAS_FHIR_TOKEN = os.environ.get("RELAIS_SAS_FHIR_TOKEN", "")

@@ -49,6 +49,18 @@ def _audit_actor_of_direct_calls(request):
 
 
 @pytest.fixture(autouse=True)
+def _public_endpoint_limits(settings, tmp_path):
+    """Abuse limits of the public endpoints (h5): the counters start empty in every test
+    (they live in the cache), and the web form's proof-of-work is off unless a test turns
+    it on (tests/regulation/test_web_abuse.py solves real challenges)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RELAIS_WEB_FORM_POW = False
+    settings.RELAIS_BULK_DIR = tmp_path / "bulk"
+
+
+@pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests (browser, races) end with a flush that also empties the
     reference data the migrations load (CISP-2 motifs): put it back for any test

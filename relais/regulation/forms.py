@@ -200,6 +200,8 @@ class WebRequestForm(forms.Form):
         label="J'accepte que mes données soient transmises aux professionnels de santé de la "
         "CPTS pour organiser ma prise en charge."
     )
+    # ALTCHA proof-of-work payload, written by the widget (relais/regulation/web_limits.py).
+    altcha = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
 
     def __init__(self, *args, communes=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -218,7 +220,9 @@ class WebRequestForm(forms.Form):
         return [self[name] for name in self.fields if name.startswith("rf_")]
 
     def identity_fields(self):
-        return [self[name] for name in self.fields if not name.startswith("rf_")]
+        return [
+            self[name] for name in self.fields if not name.startswith("rf_") and name != "altcha"
+        ]
 
     def red_flag_answered_yes(self) -> bool:
         return any(self.data.get(name) == "oui" for name in self.fields if name.startswith("rf_"))

@@ -644,12 +644,17 @@ def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
             f"Relais : votre demande {req.reference} est enregistrée auprès de la {cpts.name}. "
             f"Nous vous rappelons. Suivi : {link}"
         )
-        notification_create(
-            kind="web_request",
-            channel=NotificationChannel.SMS,
-            recipient=req.callback_phone,
-            body=text,
-        )
+        # Abuse limit (h5): at most N texts an hour to one number from the form; beyond,
+        # the request stays on the worklist but no SMS goes out (no SMS pumping).
+        from relais.regulation.web_limits import web_sms_allowed
+
+        if web_sms_allowed(recipient=req.callback_phone):
+            notification_create(
+                kind="web_request",
+                channel=NotificationChannel.SMS,
+                recipient=req.callback_phone,
+                body=text,
+            )
         notification_create(
             kind="web_request",
             channel=NotificationChannel.EMAIL,

@@ -7,6 +7,7 @@ from django.utils import timezone
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of
+from relais.regulation import web_limits
 from relais.regulation.forms import WebRequestForm
 from relais.regulation.selectors import motif_suggestions, request_by_follow_token
 from relais.regulation.services import PatientInput, web_request_submit
@@ -34,6 +35,9 @@ def web_request(request, cpts_id):
             data = form.cleaned_data
             if motif_suggestions(text=data["motif_text"], limit=1).red_flag:
                 return render(request, "regulation/web/call_15.html", {"cpts": cpts})
+            refusal = _abuse_refusal(request, cpts, form)
+            if refusal is not None:
+                return refusal
             try:
                 req = web_request_submit(
                     cpts=cpts,
@@ -44,7 +48,39 @@ def web_request(request, cpts_id):
                 form.add_error(None, exc.message)
             else:
                 return render(request, "regulation/web/thanks.html", {"cpts": cpts, "req": req})
-    return render(request, "regulation/web/form.html", {"cpts": cpts, "form": form})
+    return _render_form(request, cpts, form)
+
+
+def _render_form(request, cpts, form, status=200):
+    context = {"cpts": cpts, "form": form}
+    if web_limits.pow_enabled():
+        context["altcha_challenge"] = web_limits.pow_challenge_json()
+    return render(request, "regulation/web/form.html", context, status=status)
+
+
+def _abuse_refusal(request, cpts, form):
+    """Rate limits (per address, per CPTS) then the proof-of-work: the form comes back
+    with everything the patient typed and a French message, never a lost request."""
+    phone = f" au {cpts.phone}" if cpts.phone else ""
+    decision = web_limits.web_form_throttle(request=request, cpts=cpts)
+    if not decision.allowed:
+        minutes = max(1, -(-decision.retry_after // 60))
+        form.add_error(
+            None,
+            f"Trop de demandes ont été envoyées depuis cette connexion. Votre saisie est "
+            f"conservée : réessayez dans {minutes} min, ou appelez la CPTS{phone}.",
+        )
+        response = _render_form(request, cpts, form, status=429)
+        response["Retry-After"] = str(decision.retry_after)
+        return response
+    if web_limits.pow_enabled() and not web_limits.pow_verify(form.cleaned_data.get("altcha")):
+        form.add_error(
+            None,
+            "La vérification anti-robot n'a pas abouti. Votre saisie est conservée : "
+            f"cochez la case de vérification puis renvoyez, ou appelez la CPTS{phone}.",
+        )
+        return _render_form(request, cpts, form, status=400)
+    return None
 
 
 def follow(request, token):
