@@ -223,6 +223,13 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Task system survival (h3, docs/operations.md "Worker supervision"): a task RUNNING
+# longer than the lease with no live worker heartbeat is reclaimed; the sweep runs once
+# per interval across the workers; /healthz calls a heartbeat older than STALE stale.
+RELAIS_TASK_LEASE_SECONDS = env_int("RELAIS_TASK_LEASE_SECONDS", 300)
+RELAIS_SWEEP_SECONDS = env_int("RELAIS_SWEEP_SECONDS", 60)
+RELAIS_WORKER_STALE_SECONDS = env_int("RELAIS_WORKER_STALE_SECONDS", 60)
+RELAIS_OUTAGE_RETRY_AFTER = env_int("RELAIS_OUTAGE_RETRY_AFTER", 5)
 
 # Outgoing messages. Backends: "console", "file", "smtp" (e-mail) and
 # "console", "file", "http" (SMS gateway). Nothing real is reachable in dev.

@@ -17,7 +17,7 @@ class SmsError(Exception):
 
 
 class ConsoleSmsBackend:
-    def send(self, *, to: str, text: str) -> None:
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
         # The body may hold an appointment: print it only in the dev console backend.
         print(f"[SMS → {to}] {text}")  # noqa: T201
 
@@ -28,16 +28,19 @@ class FileSmsBackend:
     def __init__(self, path: str | None = None):
         self.path = Path(path or settings.RELAIS_SMS_FILE_PATH)
 
-    def send(self, *, to: str, text: str) -> None:
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
-        line = json.dumps({"at": now.isoformat(), "to": to, "text": text}, ensure_ascii=False)
+        line = json.dumps(
+            {"at": now.isoformat(), "to": to, "text": text, "reference": reference},
+            ensure_ascii=False,
+        )
         with open(self.path / f"sms-{now:%Y%m%d}.jsonl", "a", encoding="utf-8") as out:
             out.write(line + "\n")
 
 
 class HttpSmsBackend:
-    """A generic HTTP SMS gateway: POST JSON {to, text, sender} with a bearer token.
+    """A generic HTTP SMS gateway: POST JSON {to, text, sender, reference}, bearer token.
 
     Most French SMS providers accept this shape or a thin proxy to it; the URL,
     token and sender name come from the SMS_HTTP_URL, SMS_HTTP_TOKEN and
@@ -51,8 +54,11 @@ class HttpSmsBackend:
         if not self.url.startswith(("https://", "http://")):
             raise SmsError("SMS_HTTP_URL must be an http(s) URL")
 
-    def send(self, *, to: str, text: str) -> None:
-        payload = json.dumps({"to": to, "text": text, "sender": settings.RELAIS_SMS_SENDER})
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
+        # `reference` (the message's UUID) lets a gateway that deduplicates drop a resend.
+        payload = json.dumps(
+            {"to": to, "text": text, "sender": settings.RELAIS_SMS_SENDER, "reference": reference}
+        )
         req = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             self.url,
             data=payload.encode(),
