@@ -431,3 +431,25 @@ def test_it_erases_the_callback_contact_and_the_ins_traits_with_the_identity(vic
     victim.refresh_from_db()
     assert (req.callback_phone, req.callback_email) == ("", "")
     assert (victim.birth_name, victim.ins_nir, victim.phone) == ("", "", "")
+
+
+def test_it_backfills_the_territory_and_the_callback_contact(sas91, cpts_a, sas43, cpts43):
+    """Migration regulation/0006 on rows written before it."""
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module(
+        "relais.regulation.migrations.0006_patient_territory_ins_request_contact"
+    ).backfill
+    moved = f.PatientFactory(phone="0639981212", email="a@example.invalid", sas=None)
+    f.RequestFactory(patient=moved, sas=sas43, callback_phone="", callback_email="")
+    f.RequestFactory(patient=moved, callback_phone="", callback_email="")  # later, in 91
+    lone = f.PatientFactory(sas=None, commune=f.commune("43157"))
+    backfill(apps, None)
+    moved.refresh_from_db()
+    lone.refresh_from_db()
+    assert moved.sas == sas43 and lone.sas == sas43  # first request's SAS, else commune's
+    assert set(moved.requests.values_list("callback_phone", "callback_email")) == {
+        ("0639981212", "a@example.invalid")
+    }
