@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "relais.core.outage.DatabaseOutageMiddleware",  # h3: database down -> 503 + Retry-After
     "relais.audit.context.AuditRequestMiddleware",  # audit rows name the request's actor
     "relais.core.middleware.InputLimitsMiddleware",
     "relais.core.middleware.RejectNulBytesMiddleware",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("relais.indicators.urls")),
     path("", include("relais.agenda.urls")),
     path("", include("relais.audit.urls")),
+    path("", include("relais.notifications.urls")),
     path("api/v1/", api.urls),
     path("fhir/", include("relais.interop.urls")),
     path("interop/", include("relais.interop.page_urls")),
@@ -19,3 +20,4 @@ urlpatterns = [
 
 handler403 = "relais.core.views.forbidden"
 handler404 = "relais.core.views.not_found"
+handler500 = "relais.core.outage.server_error"  # a database outage answers 503, not 500

@@ -21,4 +21,5 @@ _ACTIONS = [
     "patients.own",
     "agenda.manage",
     "indicators.view",
+    "notifications.failed",
 ]

@@ -39,6 +39,7 @@ POLICY: dict[str, set[str]] = {
     "interop.reports": {Role.ADMIN},
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},
+    "notifications.failed": {Role.COORDINATEUR, Role.ADMIN},
 }
 
 

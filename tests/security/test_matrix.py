@@ -188,6 +188,15 @@ AGENDA = {EFF, DEL}
 INDICATORS = {REG, COORD_B, ADMIN}
 
 
+def _failed_message(c):
+    """One of the cast booking's messages, failed for good (inside the call's savepoint)."""
+    from relais.notifications.models import Notification
+
+    message = Notification.objects.filter(booking=c.booking).first()
+    Notification.objects.filter(pk=message.pk).update(status="failed")
+    return message.public_id
+
+
 def _today_window(c):
     day = timezone.localdate()
     return {
@@ -338,6 +347,19 @@ TABLE: dict[str, Case] = {
     "GET interop:sas_reports": page("interop:sas_reports", {ADMIN}),
     "POST interop:sas_report_retry": page(
         "interop:sas_report_retry", {ADMIN}, lambda c: c.report.pk, data=lambda c: {}
+    ),
+    # messages failed for good (coordinators and admins of the message's territory) and the
+    # public health figures (counts only; 503 here: no worker heartbeat in the tests)
+    "GET notifications:failed": page("notifications:failed", {COORD_B, ADMIN}),
+    "POST notifications:resend": page(
+        "notifications:resend",
+        {ADMIN},
+        _failed_message,
+        data=lambda c: {},
+        note="a SAS 91 / CPTS A message: 404 to the CPTS B coordinator",
+    ),
+    "GET notifications:healthz": page(
+        "notifications:healthz", EVERYONE, ok=frozenset({"allow", 503}), note="public, counts"
     ),
     # audit trail (administrators)
     "GET audit:events": page("audit:events", {ADMIN}),
