@@ -15,3 +15,12 @@ def poll_partners() -> dict:
     from relais.interop.services import partners_poll_all
 
     return partners_poll_all()
+
+
+@task()
+def publish_bulk() -> dict:
+    """Regenerate the SMART `$bulk-publish` files (scheduled, see deploy/systemd)."""
+    from relais.interop.smart import bulk_publish_files
+
+    manifest = bulk_publish_files()
+    return {kind: info["count"] for kind, info in manifest["files"].items()}

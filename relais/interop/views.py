@@ -3,20 +3,19 @@ two interop pages (slot deep link, failed SAS reports)."""
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from relais.accounts.permissions import require, scope_for, scope_for_api_client
 from relais.accounts.services import api_client_authenticate, api_client_throttled
-from relais.agenda.models import Slot, SlotStatus
+from relais.agenda.models import Slot
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.interop import resources as r
@@ -238,49 +237,92 @@ def _uuid_or_none(value: str):
 
 # --- SMART Scheduling Links (public, like any published slot feed) -----------------
 
-BULK_DAYS = 14
 
+def _bulk_throttled(request):
+    """Per client address (relais.core.ratelimit, shared cache): an OperationOutcome 429
+    with Retry-After over RELAIS_BULK_RATE_LIMIT calls a minute, else None."""
+    from relais.core import ratelimit
 
-def _public_slots():
-    now = timezone.now()
-    return (
-        Slot.objects.filter(
-            for_public=True,
-            status=SlotStatus.FREE,
-            start__gt=now,
-            start__lte=now + timedelta(days=BULK_DAYS),
-            professional__active=True,
-        )
-        .select_related("professional", "practice__commune")
-        .order_by("start", "pk")
+    decision = ratelimit.hit(
+        "fhir-bulk",
+        ratelimit.client_ip(request),
+        (ratelimit.Limit(settings.RELAIS_BULK_RATE_LIMIT, 60),),
     )
+    if decision.allowed:
+        return None
+    return fhir_error(
+        429, "Trop de requêtes : réessayez plus tard.", Retry_After=str(decision.retry_after)
+    )
+
+
+def _bulk_not_ready():
+    return fhir_error(503, "Fichiers en cours de génération : réessayez.", Retry_After="30")
 
 
 def bulk_publish(request):
+    from relais.interop.smart import KINDS, bulk_manifest_or_generate
+
     if request.method != "GET":
         return fhir_error(405, "Méthode non prise en charge.", Allow="GET")
+    throttled = _bulk_throttled(request)
+    if throttled is not None:
+        return throttled
+    generated = bulk_manifest_or_generate()
+    if generated is None:
+        return _bulk_not_ready()
     base = r.base_url()
     manifest = {
-        "transactionTime": r.iso(timezone.now()),
+        # The files' generation time, not the time of this call.
+        "transactionTime": r.iso(datetime.fromisoformat(generated["transactionTime"])),
         "request": f"{base}/$bulk-publish",
-        "output": [
-            {"type": kind, "url": f"{base}/bulk/{kind}.ndjson"}
-            for kind in ("Location", "Schedule", "Slot")
-        ],
+        "output": [{"type": kind, "url": f"{base}/bulk/{kind}.ndjson"} for kind in KINDS],
         "error": [],
     }
-    return JsonResponse(manifest, json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse(manifest, json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = f"public, max-age={settings.RELAIS_BULK_MAX_AGE}"
+    return response
 
 
 def bulk_file(request, kind: str):
-    from relais.interop.smart import smart_resources
+    """A file written by `relais publish_bulk`, served as a static file: ETag,
+    Last-Modified, Cache-Control, 304 on a matching conditional GET."""
+    from django.http import FileResponse, HttpResponseNotModified
+    from django.utils.http import http_date, parse_http_date_safe
 
-    if kind not in ("Location", "Schedule", "Slot"):
+    from relais.interop.smart import KINDS, bulk_dir, bulk_manifest_or_generate
+
+    if kind not in KINDS:
         raise Http404
-    lines = (json.dumps(res, ensure_ascii=False) for res in smart_resources(kind, _public_slots()))
-    return HttpResponse(
-        "".join(line + "\n" for line in lines), content_type="application/fhir+ndjson"
-    )
+    if request.method not in ("GET", "HEAD"):
+        return fhir_error(405, "Méthode non prise en charge.", Allow="GET, HEAD")
+    throttled = _bulk_throttled(request)
+    if throttled is not None:
+        return throttled
+    manifest = bulk_manifest_or_generate()
+    if manifest is None:
+        return _bulk_not_ready()
+    etag = manifest["files"][kind]["etag"]
+    generated = datetime.fromisoformat(manifest["transactionTime"])
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(generated.timestamp()),
+        "Cache-Control": f"public, max-age={settings.RELAIS_BULK_MAX_AGE}",
+    }
+    if_none_match = request.headers.get("If-None-Match")
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+    if (if_none_match and etag in [t.strip() for t in if_none_match.split(",")]) or (
+        not if_none_match and since is not None and int(generated.timestamp()) <= since
+    ):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            handle = open(bulk_dir() / f"{kind}.ndjson", "rb")  # noqa: SIM115 (FileResponse closes it)
+        except FileNotFoundError:
+            return _bulk_not_ready()
+        response = FileResponse(handle, content_type="application/fhir+ndjson")
+    for key, value in headers.items():
+        response[key] = value
+    return response
 
 
 # --- Pages -----------------------------------------------------------------------

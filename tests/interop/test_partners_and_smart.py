@@ -137,7 +137,9 @@ def test_it_publishes_the_smart_scheduling_links_feed(client, cpts_a):
         response = client.get(path)
         assert response["Content-Type"] == "application/fhir+ndjson"
         found[output["type"]] = [
-            json.loads(line) for line in response.content.decode().splitlines()
+            # A file on disk since issue 14 (item 11): streamed, read it as such.
+            json.loads(line)
+            for line in b"".join(response.streaming_content).decode().splitlines()
         ]
         for resource in found[output["type"]]:
             validate(resource)
