@@ -453,3 +453,38 @@ def test_it_backfills_the_territory_and_the_callback_contact(sas91, cpts_a, sas4
     assert set(moved.requests.values_list("callback_phone", "callback_email")) == {
         ("0639981212", "a@example.invalid")
     }
+
+
+def test_it_merges_a_web_request_into_the_call_of_the_same_person(
+    client, victim, olivia, cpts_a, settings
+):
+    from relais.regulation.services import PatientInput, request_merge, web_request_submit
+
+    web = web_request_submit(
+        cpts=cpts_a,
+        data=PatientInput(
+            first_name="Claire",
+            last_name="MARTIN",
+            birth_date=BIRTH,
+            phone=ATTACKER_PHONE,
+            commune=f.commune("91228"),
+        ),
+        motif_text="mal à la gorge",
+    )
+    call = victim.requests.get()
+    assert web.patient != victim and web.duplicate_of == call  # same SAS, same identity
+    request_merge(duplicate=web, into=call, user=olivia)
+    web.refresh_from_db()
+    assert web.status == "cancelled"
+    victim.refresh_from_db()
+    assert victim.phone == VICTIM_PHONE
+
+
+def test_it_asks_a_referring_professional_to_confirm_too(client, victim, dr_alice):
+    client.force_login(dr_alice.user)
+    data = intake_data(commune="Évry-Courcouronnes — 91228", channel="professional")
+    page = client.post(reverse("regulation:referral_new"), data)
+    assert "Même patient : MARTIN Claire" in page.content.decode()
+    page = client.post(reverse("regulation:referral_new"), data | {"patient_choice": "new"})
+    assert page.status_code == 200 and "Martin" in Patient.objects.latest("pk").last_name
+    assert Patient.objects.filter(last_name="Martin").count() == 2
