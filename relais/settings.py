@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # serves Swagger UI from its own static files, never from a CDN
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "relais.accounts",
     "relais.audit",
     "relais.territory",
@@ -206,8 +208,26 @@ RELAIS_CSP = os.environ.get(
     "form-action 'self'; frame-ancestors 'none'",
 )
 RELAIS_SESSION_IDLE_MINUTES = env_int("RELAIS_SESSION_IDLE_MINUTES", 30)
-RELAIS_LOGIN_MAX_FAILURES = env_int("RELAIS_LOGIN_MAX_FAILURES", 5)
-RELAIS_LOGIN_LOCK_MINUTES = env_int("RELAIS_LOGIN_LOCK_MINUTES", 15)
+# Login throttling (docs/security.md "Login"): counted in the cache, so CACHE_URL (Redis)
+# is required in production (deploy check relais.accounts.E001).
+RELAIS_LOGIN_MAX_FAILURES = env_int("RELAIS_LOGIN_MAX_FAILURES", 5)  # username + address
+RELAIS_LOGIN_LOCK_MINUTES = env_int("RELAIS_LOGIN_LOCK_MINUTES", 15)  # also the window
+RELAIS_LOGIN_USER_FAILURES = env_int("RELAIS_LOGIN_USER_FAILURES", 10)  # then delays
+RELAIS_LOGIN_IP_FAILURES = env_int("RELAIS_LOGIN_IP_FAILURES", 20)  # then delays
+RELAIS_LOGIN_SPRAY_USERNAMES = env_int("RELAIS_LOGIN_SPRAY_USERNAMES", 20)
+RELAIS_LOGIN_MAX_DELAY_SECONDS = env_int("RELAIS_LOGIN_MAX_DELAY_SECONDS", 300)
+RELAIS_LOGIN_DEVICE_DAYS = env_int("RELAIS_LOGIN_DEVICE_DAYS", 90)  # known-browser cookie
+# Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
+RELAIS_TRUSTED_PROXIES = env_list("RELAIS_TRUSTED_PROXIES", [])
+# TOTP through django-otp: exponential delay after each wrong code (2^(n-1) x factor s),
+# locked after RELAIS_OTP_LOCK_FAILURES wrong codes until an administrator unlocks it
+# (`relais two_factor --unlock`) or RELAIS_OTP_LOCK_MINUTES pass; a correct password
+# never resets the count. Enrolment is confirmed by a signed e-mail link.
+OTP_TOTP_ISSUER = "Relais"
+OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1)
+RELAIS_OTP_LOCK_FAILURES = env_int("RELAIS_OTP_LOCK_FAILURES", 10)
+RELAIS_OTP_LOCK_MINUTES = env_int("RELAIS_OTP_LOCK_MINUTES", 60)
+RELAIS_OTP_CONFIRM_MINUTES = env_int("RELAIS_OTP_CONFIRM_MINUTES", 30)
 # TOTP second factor: on by default in production, for the roles that see patients or
 # administer; effecteurs are expected to sign in with Pro Santé Connect (itself strong).
 RELAIS_2FA_REQUIRED = env_bool("RELAIS_2FA_REQUIRED", _PRODUCTION)

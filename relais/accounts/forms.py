@@ -1,21 +1,23 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from relais.accounts.network import client_ip
 from relais.accounts.services import (
+    LOGIN_DEVICE_COOKIE,
+    login_device_for,
     login_failure_record,
     login_success_reset,
     login_throttle_check,
 )
 from relais.core.errors import ApplicationError
 
-
-def client_ip(request) -> str:
-    """REMOTE_ADDR: behind a reverse proxy, have the proxy set it (see docs/security.md)."""
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+__all__ = ["ThrottledAuthenticationForm", "TotpCodeForm", "client_ip"]
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form, refused for a while after repeated failures per username + IP."""
+    """Django's login form, throttled per username + address, per username, per address
+    and against spraying (relais.accounts.services); a known browser of the user skips the
+    delays a stranger's failures cause."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -26,16 +28,18 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self):
         username = self.data.get("username", "")
         ip = client_ip(self.request)
+        cookies = self.request.COOKIES if self.request is not None else {}
+        device = login_device_for(token=cookies.get(LOGIN_DEVICE_COOKIE, ""), username=username)
         try:
-            login_throttle_check(username=username, ip=ip)
+            login_throttle_check(username=username, ip=ip, device=device)
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message, code="throttled") from None
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            login_failure_record(username=username, ip=ip)
+            login_failure_record(username=username, ip=ip, device=device)
             raise
-        login_success_reset(username=username, ip=ip)
+        login_success_reset(username=username, ip=ip, device=device)
         return cleaned
 
 

@@ -1,29 +1,33 @@
-"""OpenID Connect login (Pro Santé Connect is an OIDC provider): authorization-code
-flow with state and nonce, id_token verified (RS256 through the provider's JWKS, or HS256
-with the client secret for providers that sign that way), RPPS read from a configured
-claim of the userinfo and mapped to the professional's Relais account.
+"""OpenID Connect login (Pro Santé Connect is an OIDC provider) through Authlib's Django
+client: authorization-code flow with state and nonce kept in the session by Authlib, the
+id_token verified by Authlib/joserfc (RS256/ES256/PS256 through the provider's JWKS, or
+HS256 with the client secret for providers that sign that way) for issuer, audience,
+expiry, nonce and the requested `acr` (PSC: eidas1); `sub` must match the userinfo's; the
+RPPS read from a configured userinfo claim is mapped to the professional's Relais account.
 
 Configured by settings (environment): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
 OIDC_AUTHORIZATION_ENDPOINT, OIDC_TOKEN_ENDPOINT, OIDC_USERINFO_ENDPOINT, OIDC_JWKS_URI,
-OIDC_SCOPES, OIDC_RPPS_CLAIM, OIDC_EXTRA_AUTH_PARAMS (e.g. "acr_values=eidas1" for PSC).
+OIDC_SCOPES, OIDC_RPPS_CLAIM, OIDC_EXTRA_AUTH_PARAMS (default "acr_values=eidas1" for PSC).
 """
 
-import json
-import secrets
-import urllib.error
+import base64
+import logging
 import urllib.parse
-import urllib.request
 
-import jwt
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
 from django.urls import reverse
+from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
 from relais.core.errors import ApplicationError
 from relais.directory.models import Professional
 
-SESSION_STATE = "relais_oidc_state"
-SESSION_NONCE = "relais_oidc_nonce"
+NAME = "psc"
 TIMEOUT = 10
+ALGORITHMS = ["RS256", "ES256", "PS256", "HS256"]
+logger = logging.getLogger("relais.accounts.oidc")
 
 
 def oidc_config() -> dict | None:
@@ -35,92 +39,106 @@ def redirect_uri() -> str:
     return settings.SITE_URL + reverse("accounts:oidc_callback")
 
 
-def authorization_url(*, session) -> str:
+def _extra_params(config: dict) -> dict:
+    return dict(urllib.parse.parse_qsl(config.get("extra_auth_params", "")))
+
+
+class _ProviderApp(DjangoOAuth2App):
+    """The provider's JWKS plus, for HS256-signing providers, the client secret as an
+    'oct' key (Authlib reads the signing keys through fetch_jwk_set)."""
+
+    def fetch_jwk_set(self, force=False):
+        keys = []
+        if self.server_metadata.get("jwks_uri"):
+            with self._get_session() as session:
+                response = session.request(
+                    "GET", self.server_metadata["jwks_uri"], withhold_token=True
+                )
+                response.raise_for_status()
+                keys = list(response.json().get("keys", []))
+        secret = base64.urlsafe_b64encode(self.client_secret.encode()).decode().rstrip("=")
+        keys.append({"kty": "oct", "k": secret, "alg": "HS256", "use": "sig"})
+        return {"keys": keys}
+
+
+class _OAuth(OAuth):
+    oauth2_client_cls = _ProviderApp
+
+
+def _client(config: dict):
+    """A client built from the current settings (cheap; no registry state to go stale)."""
+    for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint"):
+        if not str(config.get(key, "")).startswith(("https://", "http://")):
+            raise ApplicationError("Adresse du fournisseur d'identité invalide.")
+    oauth = _OAuth()
+    oauth.register(
+        NAME,
+        client_id=config["client_id"],
+        client_secret=config["client_secret"],
+        authorize_url=config["authorization_endpoint"],
+        access_token_url=config["token_endpoint"],
+        client_kwargs={
+            "scope": config.get("scopes", "openid"),
+            "token_endpoint_auth_method": "client_secret_post",
+            "timeout": TIMEOUT,
+        },
+        # Provider metadata (no discovery: the endpoints are configured explicitly).
+        issuer=config["issuer"],
+        authorization_endpoint=config["authorization_endpoint"],
+        token_endpoint=config["token_endpoint"],
+        userinfo_endpoint=config["userinfo_endpoint"],
+        jwks_uri=config.get("jwks_uri", ""),
+        id_token_signing_alg_values_supported=ALGORITHMS,
+    )
+    return oauth.create_client(NAME)
+
+
+def authorization_url(*, request) -> str:
     config = oidc_config()
     if config is None:
         raise ApplicationError("La connexion par fournisseur d'identité n'est pas configurée.")
-    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    session[SESSION_STATE], session[SESSION_NONCE] = state, nonce
-    params = {
-        "response_type": "code",
-        "client_id": config["client_id"],
-        "redirect_uri": redirect_uri(),
-        "scope": config.get("scopes", "openid"),
-        "state": state,
-        "nonce": nonce,
-    }
-    params.update(urllib.parse.parse_qsl(config.get("extra_auth_params", "")))
-    return f"{config['authorization_endpoint']}?{urllib.parse.urlencode(params)}"
+    response = _client(config).authorize_redirect(request, redirect_uri(), **_extra_params(config))
+    return response["Location"]
 
 
-def _http_json(url: str, *, data: dict | None = None, token: str = "") -> dict:
-    if not url.startswith(("https://", "http://")):
-        raise ApplicationError("Adresse du fournisseur d'identité invalide.")
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310 - scheme checked
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310
-            payload = response.read()
-    except urllib.error.HTTPError as exc:  # an OAuth error answer: {"error": ...}
-        payload = exc.read()
-    except OSError as exc:
-        raise ApplicationError("Le fournisseur d'identité ne répond pas : réessayez.") from exc
-    try:
-        return json.loads(payload)
-    except ValueError as exc:
-        raise ApplicationError("Réponse illisible du fournisseur d'identité.") from exc
+def _claims_options(config: dict) -> dict:
+    options = {"iss": {"values": [config["issuer"]]}}
+    acr = _extra_params(config).get("acr_values", "").split()
+    if acr:  # the level asked for must be the level given (PSC: eidas1)
+        options["acr"] = {"essential": True, "values": acr}
+    return options
 
 
-def _verify_id_token(id_token: str, config: dict, nonce: str) -> dict:
-    try:
-        header = jwt.get_unverified_header(id_token)
-        if header.get("alg") == "HS256":
-            key, algorithms = config["client_secret"], ["HS256"]
-        else:
-            key = jwt.PyJWKClient(config["jwks_uri"]).get_signing_key_from_jwt(id_token).key
-            algorithms = ["RS256", "ES256", "PS256"]
-        claims = jwt.decode(
-            id_token,
-            key,
-            algorithms=algorithms,
-            audience=config["client_id"],
-            issuer=config["issuer"],
-        )
-    except (jwt.PyJWTError, KeyError) as exc:
-        raise ApplicationError("Jeton d'identité invalide : connexion refusée.") from exc
-    if claims.get("nonce") != nonce:
-        raise ApplicationError("Jeton d'identité rejoué : connexion refusée.")
-    return claims
-
-
-def oidc_complete(*, session, code: str, state: str):
+def oidc_complete(*, request):
     """The user of Relais the provider vouched for, or an ApplicationError (French)."""
     config = oidc_config()
     if config is None:
         raise ApplicationError("La connexion par fournisseur d'identité n'est pas configurée.")
-    expected_state = session.pop(SESSION_STATE, None)
-    nonce = session.pop(SESSION_NONCE, None)
-    if not expected_state or not state or not secrets.compare_digest(expected_state, state):
-        raise ApplicationError("Session de connexion expirée : recommencez.")
-    if not code:
+    client = _client(config)
+    if not request.GET.get("code") and not request.GET.get("error"):
+        client.framework.clear_state_data(request.session, request.GET.get("state", ""))
         raise ApplicationError("Connexion annulée par le fournisseur d'identité.")
-    tokens = _http_json(
-        config["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri(),
-            "client_id": config["client_id"],
-            "client_secret": config["client_secret"],
-        },
-    )
-    if "id_token" not in tokens or "access_token" not in tokens:
-        raise ApplicationError("Le fournisseur d'identité a refusé la connexion.")
-    claims = _verify_id_token(tokens["id_token"], config, nonce)
-    userinfo = _http_json(config["userinfo_endpoint"], token=tokens["access_token"])
+    try:
+        token = client.authorize_access_token(
+            request, claims_options=_claims_options(config), leeway=60
+        )
+        if "userinfo" not in token or "access_token" not in token:
+            raise ApplicationError("Le fournisseur d'identité a refusé la connexion.")
+        userinfo = client.userinfo(token=token)
+    except MismatchingStateError:
+        raise ApplicationError("Session de connexion expirée : recommencez.") from None
+    except (InvalidClaimError, MissingClaimError) as exc:
+        if "nonce" in str(exc):
+            raise ApplicationError("Jeton d'identité rejoué : connexion refusée.") from None
+        raise ApplicationError("Jeton d'identité invalide : connexion refusée.") from None
+    except (JoseError, ValueError) as exc:
+        logger.info("OIDC id_token refused: %s", type(exc).__name__)
+        raise ApplicationError("Jeton d'identité invalide : connexion refusée.") from None
+    except OAuthError:
+        raise ApplicationError("Le fournisseur d'identité a refusé la connexion.") from None
+    except requests.RequestException:
+        raise ApplicationError("Le fournisseur d'identité ne répond pas : réessayez.") from None
+    claims = token["userinfo"]
     if userinfo.get("sub") != claims.get("sub"):
         raise ApplicationError("Identité incohérente : connexion refusée.")
     rpps = str(userinfo.get(config.get("rpps_claim", "preferred_username"), ""))

@@ -8,9 +8,6 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from relais.accounts import totp
-from relais.accounts.models import TotpDevice
-from relais.audit.models import AuditEvent
 from relais.core.middleware import LAST_SEEN
 
 pytestmark = pytest.mark.django_db
@@ -23,31 +20,6 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-# --- TOTP (RFC 6238 appendix B vectors, SHA-1, truncated to our 6 digits) -----------------
-
-RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of "12345678901234567890"
-
-
-@pytest.mark.parametrize(
-    "at, code",
-    [(59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")],
-)
-def test_it_computes_the_rfc_6238_codes(at, code):
-    assert totp.totp(RFC_SECRET, at=at) == code
-
-
-def test_it_accepts_one_step_of_clock_drift_and_no_more():
-    assert totp.matching_step(RFC_SECRET, "287082", at=59 + 30) == 1
-    assert totp.matching_step(RFC_SECRET, "287082", at=59 + 90) is None
-    assert totp.matching_step(RFC_SECRET, "abc", at=59) is None
-
-
-def test_it_builds_an_otpauth_uri():
-    uri = totp.otpauth_uri(RFC_SECRET, account="olivia")
-    assert uri.startswith("otpauth://totp/Relais%3Aolivia?secret=" + RFC_SECRET)
-    assert "issuer=Relais" in uri and "period=30" in uri
 
 
 # --- throttling -----------------------------------------------------------------------------
@@ -91,48 +63,12 @@ def test_it_resets_the_counter_after_a_success(client, olivia):
     assert _login(client, "olivia").status_code == 302
 
 
-# --- two-factor authentication -------------------------------------------------------------------
+# --- two-factor authentication (details in test_two_factor.py) ---------------------------
 
 
 @pytest.fixture
 def two_factor(settings):
     settings.RELAIS_2FA_REQUIRED = True
-
-
-def test_it_enrols_then_verifies_a_second_factor_for_an_operator(client, olivia, two_factor):
-    response = _login(client, "olivia")
-    assert response["Location"] == reverse("accounts:two_factor")
-    assert client.get(reverse("regulation:worklist"))["Location"] == reverse("accounts:two_factor")
-    page = client.get(reverse("accounts:two_factor"), follow=True)
-    assert "Activer la double authentification" in page.content.decode()
-    device = TotpDevice.objects.get(user=olivia)
-    assert device.confirmed_at is None
-    assert "otpauth://totp/" in page.content.decode()
-    code = totp.totp(device.secret)
-    response = client.post(reverse("accounts:two_factor_enrol"), {"code": code})
-    assert response.status_code == 302
-    assert client.get(reverse("regulation:worklist")).status_code == 200
-    assert AuditEvent.objects.filter(user=olivia, action="create", reason="enrôlement TOTP")
-
-    # next login: password, then a code; an already used code is refused (no replay)
-    client.post(reverse("accounts:logout"))
-    _login(client, "olivia")
-    response = client.post(reverse("accounts:two_factor"), {"code": code})
-    assert "Code incorrect ou déjà utilisé" in response.content.decode()
-    assert client.get(reverse("regulation:worklist")).status_code == 302
-    TotpDevice.objects.filter(pk=device.pk).update(last_step=totp.step_at() - 5)
-    response = client.post(reverse("accounts:two_factor"), {"code": totp.totp(device.secret)})
-    assert response.status_code == 302
-    assert client.get(reverse("regulation:worklist")).status_code == 200
-
-
-def test_it_logs_out_after_five_wrong_codes(client, olivia, two_factor):
-    TotpDevice.objects.create(user=olivia, secret=RFC_SECRET, confirmed_at="2025-01-01T00:00Z")
-    _login(client, "olivia")
-    for _ in range(5):
-        response = client.post(reverse("accounts:two_factor"), {"code": "000000"})
-    assert response["Location"] == reverse("accounts:login")
-    assert "_auth_user_id" not in client.session
 
 
 def test_it_refuses_the_session_api_before_the_second_factor(client, olivia, two_factor):
@@ -192,6 +128,7 @@ def test_it_passes_the_deploy_check_with_production_settings(tmp_path):
         "SITE_URL": "https://relais.example.fr",
         "ALLOWED_HOSTS": "relais.example.fr",
         "RELAIS_VAR_DIR": str(tmp_path),
+        "CACHE_URL": "redis://127.0.0.1:6379/7",  # a shared cache is required (E001)
     }
     result = subprocess.run(
         [sys.executable, "-m", "relais.cli", "check", "--deploy", "--fail-level", "WARNING"],
@@ -203,3 +140,29 @@ def test_it_passes_the_deploy_check_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_it_fails_the_deploy_check_without_a_shared_cache(tmp_path):
+    """Without CACHE_URL each worker counts login failures on its own (3 workers: 15
+    tries instead of 5): production settings with the per-process cache are refused."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "CACHE_URL"}
+        },
+        "PYTHONPATH": str(root),
+        "DJANGO_SETTINGS_MODULE": "relais.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 20 + "production-secret-key-long-and-random-0123456789",
+        "SITE_URL": "https://relais.example.fr",
+        "ALLOWED_HOSTS": "relais.example.fr",
+        "RELAIS_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, check=False, cwd=root,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "relais.accounts.E001" in result.stdout + result.stderr

@@ -92,7 +92,7 @@ def tokens_for(provider, query, rpps, **extra):
     now = int(time.time())
     provider.claims = {
         "iss": provider.url, "aud": "relais", "sub": "psc-42", "nonce": query["nonce"],
-        "iat": now, "exp": now + 300, **extra,
+        "iat": now, "exp": now + 300, "acr": "eidas1", **extra,
     }  # fmt: skip
     provider.userinfo = {"sub": "psc-42", "preferred_username": f"8{rpps}"}
 
@@ -129,12 +129,14 @@ def test_it_verifies_rs256_tokens_through_the_jwks(client, provider, dr_alice):
         ({"code": "mauvais-code"}, "a refusé la connexion"),
         ({"nonce": "rejoue"}, "rejoué"),
         ({"aud": "quelqu-un-d-autre"}, "Jeton d'identité invalide"),
+        ({"acr": "eidas0"}, "Jeton d'identité invalide"),  # PSC level below eidas1
+        ({"iss": "https://faux-fournisseur.example"}, "Jeton d'identité invalide"),
         ({"rpps": "99999999999"}, "Aucun compte Relais"),
     ],
 )
 def test_it_refuses_every_bad_answer(client, provider, dr_alice, tamper, message):
     query = start(client)
-    extra = {k: v for k, v in tamper.items() if k in {"nonce", "aud"}}
+    extra = {k: v for k, v in tamper.items() if k in {"nonce", "aud", "acr", "iss"}}
     tokens_for(provider, query, tamper.get("rpps", dr_alice.rpps), **extra)
     response = client.get(
         reverse("accounts:oidc_callback"),

@@ -226,6 +226,13 @@ TABLE: dict[str, Case] = {
         ok=frozenset({"allow", "login"}),
         note="public: the provider's answer; without a valid state it goes back to login",
     ),
+    "GET accounts:two_factor_confirm": page(
+        "accounts:two_factor_confirm",
+        EVERYONE,
+        lambda c: "lien-invalide",
+        ok=frozenset({"allow", "login"}),
+        note="public: the e-mailed link is the key; an invalid one goes back to login",
+    ),
     "POST accounts:logout": page(
         "accounts:logout", EVERYONE, ok=frozenset({"allow", "login"}), note="public by design"
     ),
