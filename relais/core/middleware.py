@@ -165,6 +165,11 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(steps, initial=0))
 
 
+# FHIR routes that take no write at all: their view answers 405 to a POST/PUT, whatever
+# its content type (every other FHIR route gets the 415 check on writes).
+FHIR_READ_ONLY_PATHS = ("/fhir/Slot", "/fhir/metadata", "/fhir/$bulk-publish", "/fhir/bulk/")
+
+
 class InputLimitsMiddleware:
     """Refuses, before any parsing, what used to crash the JSON API and FHIR with a 500:
     a body over RELAIS_MAX_BODY_BYTES (413), JSON nested deeper than RELAIS_MAX_JSON_DEPTH
@@ -206,7 +211,12 @@ class InputLimitsMiddleware:
         if length > limit:
             return refuse(request, 413, "payload_too_large", too_big)
         content_type = request.META.get("CONTENT_TYPE", "").lower()
-        if fhir and length and request.method in {"POST", "PUT", "PATCH"}:
+        if (
+            fhir
+            and length
+            and request.method in {"POST", "PUT", "PATCH"}
+            and not request.path.startswith(FHIR_READ_ONLY_PATHS)
+        ):
             main = content_type.split(";", 1)[0].strip()
             if main not in FHIR_WRITE_TYPES:
                 return refuse(

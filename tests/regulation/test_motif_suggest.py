@@ -42,10 +42,10 @@ def test_it_needs_the_motifs_scope(client):
 def test_it_shows_suggestions_and_the_red_flag_in_the_intake_form(client, olivia, coralie):
     client.force_login(olivia)
     url = reverse("regulation:motif_suggest")
-    page = client.get(url, {"motif_text": "il n'arrive plus à respirer"}).content.decode()
+    page = client.post(url, {"motif_text": "il n'arrive plus à respirer"}).content.decode()
     assert "Signe de gravité" in page
-    page = client.get(url, {"motif_text": "otite bébé"}).content.decode()
+    page = client.post(url, {"motif_text": "otite bébé"}).content.decode()
     assert 'data-motif-code="H' in page
     assert "Signe de gravité" not in page
     client.force_login(coralie)
-    assert client.get(url, {"motif_text": "toux"}).status_code == 403
+    assert client.post(url, {"motif_text": "toux"}).status_code == 403

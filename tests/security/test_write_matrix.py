@@ -77,7 +77,7 @@ SNAPSHOT = [
     (Delegation, ("id",)),
     (Professional, ("id", "max_snp_per_day", "accepts_surnumeraire")),
     (SasReport, ("id", "status")),
-    (Notification, ("id",)),
+    (Notification, ("id", "status")),
 ]
 
 
@@ -128,6 +128,11 @@ def wcast(cast, sas43):  # noqa: F811 - the read matrix's cast, extended
         idempotency_owner=f"client:{tok91_client.pk}",
     )
     f.commune("91174")
+    failed = {"status": "failed", "attempts": 5, "last_error": "passerelle SMS injoignable"}
+    Notification.objects.filter(booking=cast.booking).update(**failed)
+    Notification.objects.filter(booking=cast.booking43).update(**failed)
+    cast.failed91 = Notification.objects.filter(booking=cast.booking).first()
+    cast.failed43 = Notification.objects.filter(booking=cast.booking43).first()
     return cast
 
 
@@ -375,6 +380,19 @@ WRITES: dict[str, list[Write]] = {
     "POST agenda:participation": gate("POST agenda:participation"),
     "POST agenda:delegations": gate("POST agenda:delegations"),
     "POST interop:sas_report_retry": gate("POST interop:sas_report_retry"),
+    "POST notifications:resend": [
+        Write(
+            frozenset({"admin_sas91"}),
+            url=page_url("notifications:resend", "failed91"),
+            changes=True,
+            note="a failed message of SAS 91: its admin only (CPTS B coordinator: 404)",
+        ),
+        Write(
+            NOBODY,
+            url=page_url("notifications:resend", "failed43"),
+            note="a failed message of SAS 43: no persona of the cast",
+        ),
+    ],
     "POST accounts:login": [Write(NOBODY, note="sessions only")],
     "POST accounts:logout": [Write(NOBODY, note="sessions only")],
     "POST accounts:two_factor": [Write(NOBODY, note="the user's own second factor")],
@@ -407,6 +425,8 @@ READ_ONLY_PAGES = {
     "fhir:bulk_publish",
     "fhir:metadata",
     "fhir:slot_search",
+    "notifications:failed",
+    "notifications:healthz",
     "indicators:dashboard",
     "indicators:export_csv",
     "indicators:export_xlsx",
@@ -541,5 +561,5 @@ def test_it_writes_nothing_on_a_read_only_page(name, wcast):
 def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
-    assert len(WRITES) == 46 and scenarios == 72, (len(WRITES), scenarios)
+    assert len(WRITES) == 47 and scenarios == 74, (len(WRITES), scenarios)
     assert len(PERSONAS) == 13

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr, **options):
         worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "relais.cli", "db_worker", "--interval", "2"],
+            [sys.executable, "-m", "relais.cli", "run_worker", "--interval", "2"],
         )
         self.stdout.write(f"Worker des tâches démarré (pid {worker.pid}).")
         try:
