@@ -469,6 +469,7 @@ class DemoBuilder:
             phone=_phone(rng, mobile=True),
             commune=commune,
             medecin_traitant=rng.choice(gps) if gps and rng.random() < 0.6 else None,
+            sas=commune.departement.sas,  # the territory whose teams took the call
         )
 
     def _pick_motif(self, rng, motifs, other_codes):
@@ -484,6 +485,7 @@ class DemoBuilder:
         req = Request.objects.create(
             reference=f"{code}-D{n:05d}",
             patient=patient,
+            callback_phone=patient.phone,
             channel=Channel.PHONE if rng.random() < 0.88 else Channel.WEB,
             motif=self._pick_motif(rng, motifs, [c for c in motifs if c in MOTIF_WEIGHTS]),
             urgency=rng.choice(["4-8h", "8-12h", "12-24h", "12-24h", "24-48h"]),
@@ -506,6 +508,7 @@ class DemoBuilder:
         req = Request.objects.create(
             reference=f"{code}-D{n:05d}",
             patient=patient,
+            callback_phone=patient.phone,
             channel=channel,
             motif=motif,
             urgency=rng.choice(["4-8h", "8-12h", "12-24h", "12-24h", "24-48h"]),
@@ -530,6 +533,10 @@ class DemoBuilder:
             )
             start = created + timedelta(hours=rng.randint(2, 30))
             start = start.replace(minute=rng.choice([0, 20, 40]), second=0, microsecond=0)
+            # A start within the published horizon may already be one of the doctor's
+            # materialised slots (or an earlier history slot): take the next free time.
+            while Slot.objects.filter(professional=gp, start=start).exists():
+                start += timedelta(minutes=20)
             slot = Slot.objects.create(
                 professional=gp,
                 practice=gp.practices.first(),
