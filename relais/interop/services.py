@@ -290,6 +290,15 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
     # Territory and channel of the national SAS platform, before anything is parsed or
     # created for the patient; booking_create checks again, and atomically.
     slot_open_channels(slot=slot, scope=scope, channel=BookingChannel.FHIR)
+    if slot.source and PartnerSource.objects.filter(name=slot.source, active=True).exists():
+        # A slot mirrored from a partner's agenda is taken only once the partner confirmed
+        # (partner_slot_book, from the console and the JSON API): never booked here behind
+        # the partner's back, where the same hour could be given twice.
+        raise Conflict(
+            "Ce créneau est géré par le logiciel d'agenda du professionnel : il ne peut pas "
+            "être réservé par cette interface.",
+            code="partner_slot",
+        )
     if data.patient is not None:
         data.patient.commune = _commune_for(*data.patient_address) or slot.practice.commune
     try:

@@ -245,3 +245,41 @@ def test_it_refuses_a_partner_slot_outside_the_callers_territory(
     with pytest.raises(ApplicationError):
         partner_slot_book(request=snp_request, slot=slot, operator=oscar)
     assert fake_endpoint.calls == [] and not Booking.objects.exists()
+
+
+def test_it_refuses_a_fhir_booking_of_a_partner_slot_behind_the_partners_back(
+    client, partner, fake_endpoint
+):
+    """The national platform books through FHIR without the partner's confirmation: a
+    mirrored slot (open to the SAS here) is refused there, never given twice."""
+    import json
+
+    from relais.agenda.models import Slot, SlotStatus
+    from tests.interop.conftest import bearer, make_token
+
+    f.commune("91174")
+    token = make_token("slots:read,appointments:read,appointments:write")
+    slot = mirrored_slot(partner)
+    body = {
+        "resourceType": "Appointment",
+        "identifier": [{"system": "https://sas.sante.fr/rdv", "value": "RDV-P1"}],
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{slot.public_id}"}],
+        "contained": [
+            {
+                "resourceType": "Patient",
+                "id": "p1",
+                "name": [{"family": "Durand", "given": ["Lucie"]}],
+                "telecom": [{"system": "phone", "value": "+33639981234"}],
+                "address": [{"postalCode": "91100", "city": "Corbeil-Essonnes"}],
+            }
+        ],
+        "participant": [{"actor": {"reference": "#p1"}, "status": "accepted"}],
+    }
+    response = client.post(
+        "/fhir/Appointment", json.dumps(body), content_type="application/fhir+json", **bearer(token)
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert not Booking.objects.exists() and fake_endpoint.calls == []
+    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.FREE
