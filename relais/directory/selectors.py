@@ -8,7 +8,7 @@ from relais.directory.models import Profession, Professional
 def doctors_search(*, query: str, departement_codes=None, limit: int = 8) -> list[Professional]:
     """GPs by RPPS prefix or name prefix, for the médecin traitant field."""
     query = query.strip()
-    if len(query) < 2:
+    if not 2 <= len(query) <= 100:  # longer than any stored name: nothing matches
         return []
     qs = Professional.objects.filter(profession=Profession.MEDECIN, active=True)
     if query.isdigit():

@@ -121,7 +121,8 @@ def patient_candidates(
 def patients_search(*, scope: Scope, query: str, limit: int = 8) -> list[Patient]:
     """Known patients of the user's territory matching a name (for intake, no duplicates)."""
     query = query.strip()
-    if len(query) < 2 or not scope.can("request.create"):
+    # Longer than any stored name or phone: nothing can start with it.
+    if not 2 <= len(query) <= 100 or not scope.can("request.create"):
         return []
     return list(
         patients_for(scope=scope)

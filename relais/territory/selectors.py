@@ -10,7 +10,9 @@ def communes_search(*, query: str, departement_codes: list[str] | None = None, l
     """Communes whose name starts with the query (accent-insensitive) or whose postal
     code starts with it; the most populated first, so 'saint' proposes big towns."""
     query = (query or "").strip()
-    if len(query) < 2:
+    # Longer than any commune name or postal code list: nothing can start with it (and a
+    # 50,000-character LIKE pattern is refused by SQLite as "too complex").
+    if not 2 <= len(query) <= 100:
         return []
     qs = Commune.objects.select_related("departement")
     if query.isdigit():

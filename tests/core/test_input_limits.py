@@ -223,3 +223,22 @@ def test_fhir_answers_4xx_to_references_left_out(client, fhir_token, change):
     assert response.status_code < 500
     if response.status_code >= 400:
         assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_it_answers_an_over_long_search_without_a_server_error(client, api_token, olivia):
+    """Found by the black-box attacker (2026-12-01): 50,000+ characters in a search box made
+    SQLite refuse the LIKE pattern ("too complex"), answered 503 as if the database were
+    down. A prefix longer than any stored value matches nothing: answered empty."""
+    huge = "a" * 60_000
+    response = client.get("/api/v1/communes", {"q": huge}, **api_token)
+    assert response.status_code == 200 and response.json() == []
+    client.force_login(olivia)
+    for url, data in (
+        ("/territoire/communes/", {"commune": huge}),
+        ("/annuaire/medecins/", {"medecin_traitant": huge}),
+    ):
+        response = client.get(url, data)
+        assert response.status_code == 200, (url, response.status_code)
+    response = client.post("/demandes/patients/", {"last_name": huge})
+    assert response.status_code == 200
+    assert "Même patient" not in response.content.decode()
