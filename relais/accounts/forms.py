@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from relais.accounts.network import client_ip
 from relais.accounts.services import (
     LOGIN_DEVICE_COOKIE,
     login_device_for,
@@ -10,6 +9,7 @@ from relais.accounts.services import (
     login_throttle_check,
 )
 from relais.core.errors import ApplicationError
+from relais.core.ratelimit import client_ip
 
 __all__ = ["ThrottledAuthenticationForm", "TotpCodeForm", "client_ip"]
 

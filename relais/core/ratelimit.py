@@ -42,7 +42,10 @@ def client_ip(request) -> str:
     `RELAIS_TRUSTED_PROXIES` (IPs or CIDRs, default empty): then X-Forwarded-For is read
     right to left, skipping trusted proxies, and the first other address is the client.
     A header sent by an untrusted peer is ignored, so a client cannot pick its address;
-    a malformed hop stops the walk at the last trusted one."""
+    a malformed hop stops the walk at the last trusted one. The one reading of the client
+    address: login throttling, the public form and the bulk files all call it."""
+    if request is None:
+        return ""
     remote = request.META.get("REMOTE_ADDR", "") or ""
     networks = _networks(tuple(getattr(settings, "RELAIS_TRUSTED_PROXIES", ()) or ()))
     current = _address(remote)

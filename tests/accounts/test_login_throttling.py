@@ -11,8 +11,8 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from django.urls import reverse
 
-from relais.accounts.network import client_ip
 from relais.accounts.services import LOGIN_DEVICE_COOKIE
+from relais.core.ratelimit import client_ip
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
