@@ -1,6 +1,7 @@
 """Run callables at the same instant in threads, each with its own database connection
 (PostgreSQL row-level concurrency), and report how each ended."""
 
+import contextvars
 import threading
 
 from django.db import connections
@@ -15,10 +16,10 @@ def race(functions) -> list[str]:
     outcomes: list[str] = []
     lock = threading.Lock()
 
-    def worker(function):
+    def worker(function, context):
         try:
             barrier.wait()
-            function()
+            context.run(function)  # the caller's context: its audit actor, as one caller
             result = "ok"
         except ApplicationError as exc:
             result = f"refused:{exc.message}"
@@ -29,7 +30,9 @@ def race(functions) -> list[str]:
         with lock:
             outcomes.append(result)
 
-    threads = [threading.Thread(target=worker, args=(fn,)) for fn in functions]
+    threads = [
+        threading.Thread(target=worker, args=(fn, contextvars.copy_context())) for fn in functions
+    ]
     for t in threads:
         t.start()
     for t in threads:
