@@ -690,22 +690,22 @@ def level2_accept(*, offer: Level2Offer, start) -> Booking:
     professional = offer.professional
     now = timezone.now()
     with transaction.atomic():
+        # Locks in one order for every volunteer: the call first (the winner), then the
+        # offers. Claiming the own offer first deadlocked two racing volunteers (each held
+        # its offer and waited for the call, the winner then for the other's offer).
+        won = Level2Call.objects.filter(
+            pk=offer.call_id, status=Level2Status.OPEN, deadline__gt=now
+        ).update(status=Level2Status.ACCEPTED, accepted_by=professional, accepted_at=now)
         # The offer itself must still be pending (a declined or closed offer cannot
-        # accept), claimed by a conditional UPDATE like the call.
-        claimed = Level2Offer.objects.filter(pk=offer.pk, status=OfferStatus.PENDING).update(
-            status=OfferStatus.ACCEPTED, answered_at=now
-        )
+        # accept), claimed by a conditional UPDATE like the call; refused, the call's
+        # update is rolled back with the transaction.
+        claimed = won and Level2Offer.objects.filter(
+            pk=offer.pk, status=OfferStatus.PENDING
+        ).update(status=OfferStatus.ACCEPTED, answered_at=now)
         if not claimed:
             current = Level2Offer.objects.filter(pk=offer.pk).values_list("status", flat=True)
             if current.first() == OfferStatus.DECLINED:
                 raise ApplicationError("Vous avez décliné cette demande.", code="offer_declined")
-            raise ApplicationError(
-                "Déjà pris en charge par un confrère. Merci !", code="already_taken"
-            )
-        won = Level2Call.objects.filter(
-            pk=offer.call_id, status=Level2Status.OPEN, deadline__gt=now
-        ).update(status=Level2Status.ACCEPTED, accepted_by=professional, accepted_at=now)
-        if not won:
             raise ApplicationError(
                 "Déjà pris en charge par un confrère. Merci !", code="already_taken"
             )
