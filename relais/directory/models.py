@@ -44,6 +44,12 @@ class Professional(PublicIdModel):
     cpts = models.ForeignKey(
         Cpts, on_delete=models.SET_NULL, null=True, blank=True, related_name="professionals"
     )
+    # Further CPTS the professional belongs to (the CPTS above is the main one; a GP near
+    # a border may take part in two). Every CPTS the professional belongs to sees the
+    # CPTS-typed slots: see Professional.cpts_ids().
+    other_cpts = models.ManyToManyField(
+        Cpts, blank=True, related_name="associated_professionals", verbose_name="autres CPTS"
+    )
     # Participation, as the national SAS platform records it.
     sas_participant = models.BooleanField(
         "participe au SAS (niveau 1)",
@@ -79,6 +85,12 @@ class Professional(PublicIdModel):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def cpts_ids(self) -> list[int]:
+        """Every CPTS this professional belongs to, the main one first."""
+        ids = [self.cpts_id] if self.cpts_id else []
+        ids += [pk for pk in self.other_cpts.values_list("pk", flat=True) if pk not in ids]
+        return ids
 
     @property
     def display_name(self) -> str:
