@@ -3,17 +3,21 @@ from uuid import UUID
 
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from relais.api import require_api
-from relais.audit.services import audit_record
+from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError, NotFound
 from relais.regulation.models import Channel, UrgencyBand
 from relais.regulation.selectors import (
+    deadline_state,
     motif_get,
     motif_suggestions,
     patient_get_for_scope,
     request_get_for_user,
+    requests_to_regulate,
+    requests_worklist,
 )
 from relais.regulation.services import PatientInput, patient_create, request_create
 from relais.territory.selectors import commune_get
@@ -188,6 +192,50 @@ def create_request(request, payload: RequestIn):
             api_client=client_name,
         )
     return Status(201, request_out(req))
+
+
+class WorklistItemOut(RequestOut):
+    priority: str
+    red_flag: bool
+    deadline: datetime
+    deadline_state: str
+
+
+@router.get(
+    "",
+    response=list[WorklistItemOut],
+    summary="Liste de travail : demandes à orienter (ou à réguler), par échéance",
+    description="Le même ordre que la liste de travail des opérateurs : signes de gravité "
+    "non levés et priorités P0/P1 d'abord, puis l'échéance la plus proche (réception + "
+    "borne haute du délai), puis la plus ancienne. `deadline_state` : ok, soon (dernier "
+    "quart du délai), over (dépassée).",
+)
+def list_requests(request, status: str = "open", limit: int = 50):
+    scope = require_api(request, "request.view")
+    if status not in ("open", "to_regulate"):
+        raise ApplicationError(
+            "Statut de liste inconnu : « open » ou « to_regulate ».", code="unknown_status"
+        )
+    select = requests_worklist if status == "open" else requests_to_regulate
+    found = list(select(scope=scope)[: max(1, min(limit, 200))])
+    client = getattr(request, "api_client", None)
+    audit_record_reads(
+        user=None if client else request.auth,
+        api_client=client.name if client else "",
+        objects=[r.patient for r in found],
+        reason="liste de travail (API)",
+    )
+    now = timezone.now()
+    return [
+        {
+            **request_out(r),
+            "priority": r.priority,
+            "red_flag": r.red_flag_blocks_booking,
+            "deadline": r.deadline,
+            "deadline_state": deadline_state(r, now=now),
+        }
+        for r in found
+    ]
 
 
 @router.get("/{request_id}", response=RequestOut, summary="Lire une demande")

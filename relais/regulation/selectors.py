@@ -1,10 +1,30 @@
 """Reads for regulation, always scoped to the user's territory."""
 
-from django.db.models import Q, QuerySet
+from datetime import timedelta
+
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import Http404
 
 from relais.accounts.permissions import Scope
-from relais.regulation.models import Motif, Patient, Request, RequestStatus
+from relais.regulation.models import (
+    Motif,
+    Patient,
+    Priority,
+    Request,
+    RequestStatus,
+    UrgencyBand,
+)
 
 
 def _scoped(qs: QuerySet[Request], scope: Scope) -> QuerySet[Request]:
@@ -24,11 +44,61 @@ def requests_for(*, scope: Scope, statuses: list[str] | None = None) -> QuerySet
     return qs
 
 
-def requests_worklist(*, scope: Scope) -> QuerySet[Request]:
-    """Open requests first, most urgent band first, oldest first within a band."""
-    return requests_for(scope=scope, statuses=[RequestStatus.OPEN]).order_by(
-        "urgency", "created_at"
+def _band_duration() -> Case:
+    """The delay band's upper bound as a duration (the band is stored as text, whose
+    order "12-24h" < "24-48h" < "4-8h" is not the urgency's)."""
+    return Case(
+        *[
+            When(urgency=band.value, then=Value(timedelta(hours=band.max_hours)))
+            for band in UrgencyBand
+        ],
+        default=Value(timedelta(hours=48)),
+        output_field=DurationField(),
     )
+
+
+def with_deadline(qs: QuerySet[Request]) -> QuerySet[Request]:
+    """Annotate `deadline` (received + the band's upper bound) and `alarm` (0 for an
+    unresolved red flag or a P0/P1 priority, 1 otherwise)."""
+    return qs.annotate(
+        deadline=ExpressionWrapper(
+            F("created_at") + _band_duration(), output_field=DateTimeField()
+        ),
+        alarm=Case(
+            When(Q(red_flag=True, red_flag_override_at__isnull=True), then=Value(0)),
+            When(priority__in=[Priority.P0, Priority.P1], then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+    )
+
+
+def worklist_ordered(qs: QuerySet[Request]) -> QuerySet[Request]:
+    """The worklist order, for every door (pages, JSON API): red flags and P0/P1 first,
+    then the nearest deadline, then the oldest."""
+    return with_deadline(qs).order_by("alarm", "deadline", "created_at", "pk")
+
+
+def requests_worklist(*, scope: Scope) -> QuerySet[Request]:
+    """Requests to orient, ordered by deadline (see worklist_ordered)."""
+    return worklist_ordered(requests_for(scope=scope, statuses=[RequestStatus.OPEN]))
+
+
+def deadline_state(req: Request, *, now) -> str:
+    """How near a request's deadline is, for its colour: "over" (passed), "soon" (in
+    the last quarter of its band), "ok". Needs with_deadline's annotation."""
+    remaining = req.deadline - now
+    if remaining <= timedelta(0):
+        return "over"
+    band = timedelta(hours=UrgencyBand(req.urgency).max_hours)
+    if remaining <= band / 4:
+        return "soon"
+    return "ok"
+
+
+def requests_to_regulate(*, scope: Scope) -> QuerySet[Request]:
+    """Requests waiting for the médecin régulateur, in the same order."""
+    return worklist_ordered(requests_for(scope=scope, statuses=[RequestStatus.TO_REGULATE]))
 
 
 # What a request page, the search and the API's reads use of a request.

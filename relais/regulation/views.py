@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from relais.accounts.models import Role
@@ -15,12 +16,21 @@ from relais.regulation.forms import (
     RequestForm,
 )
 from relais.regulation.handover import handover_initial
+from relais.regulation.red_flags import (
+    age_in_years,
+    intake_questions,
+    posted_answers,
+    red_flag_banner,
+    red_flag_panel,
+)
 from relais.regulation.models import RequestStatus
 from relais.regulation.selectors import (
+    deadline_state,
     motif_suggestions,
     patients_search,
     request_get_for_user,
     requests_for,
+    requests_to_regulate,
     requests_worklist,
 )
 from relais.regulation.services import (
@@ -34,32 +44,79 @@ from relais.regulation.services import (
     request_transition,
 )
 
+WORKLIST_AUDIT_SECONDS = 600
+
+
+def _worklist_context(request) -> dict:
+    scope = scope_for(request.user)
+    now = timezone.now()
+    open_requests = list(requests_worklist(scope=scope)[:200])
+    to_regulate = list(requests_to_regulate(scope=scope)[:200])
+    for req in [*open_requests, *to_regulate]:
+        req.due = deadline_state(req, now=now)
+    return {
+        "open_requests": open_requests,
+        "to_regulate": to_regulate,
+        "now": now,
+        "alarm_ids": " ".join(r.reference for r in [*to_regulate, *open_requests] if r.alarm == 0),
+    }
+
+
+def _audit_worklist(request, shown) -> None:
+    """The worklist shows identities: one audit row per patient shown, in one query. The
+    live refresh re-reads the list every few seconds; a patient already audited for this
+    session's worklist in the last ten minutes is not written again at every poll."""
+    now = int(timezone.now().timestamp())
+    seen = request.session.get("worklist_audited") or {}
+    if now - seen.get("since", 0) > WORKLIST_AUDIT_SECONDS:
+        seen = {"since": now, "ids": []}
+    already = set(seen["ids"])
+    new = [p for p in {p.pk: p for p in shown}.values() if str(p.public_id) not in already]
+    audit_record_reads(user=request.user, objects=new, reason="liste de travail")
+    if new:
+        seen["ids"] = [*seen["ids"], *(str(p.public_id) for p in new)]
+        request.session["worklist_audited"] = seen
+
 
 @require("request.view")
 def worklist(request):
-    scope = scope_for(request.user)
-    open_requests = list(requests_worklist(scope=scope)[:200])
-    to_regulate = list(
-        requests_for(scope=scope, statuses=[RequestStatus.TO_REGULATE]).order_by(
-            "priority", "created_at"
-        )[:200]
-    )
+    context = _worklist_context(request)
     recent = list(
-        requests_for(scope=scope)
+        requests_for(scope=scope_for(request.user))
         .exclude(status__in=[RequestStatus.OPEN, RequestStatus.TO_REGULATE])
         .order_by("-updated_at")[:20]
     )
-    # The worklist shows identities: one audit row per patient shown, in one query.
+    # Every page load is audited in full (as before); the polls only add newcomers.
+    request.session.pop("worklist_audited", None)
+    shown = [r.patient for r in [*context["to_regulate"], *context["open_requests"]]]
+    _audit_worklist(request, shown)
     audit_record_reads(
-        user=request.user,
-        objects=[r.patient for r in [*to_regulate, *open_requests, *recent]],
-        reason="liste de travail",
+        user=request.user, objects=[r.patient for r in recent], reason="liste de travail"
     )
-    return render(
-        request,
-        "regulation/worklist.html",
-        {"open_requests": open_requests, "recent": recent, "to_regulate": to_regulate},
+    return render(request, "regulation/worklist.html", {**context, "recent": recent})
+
+
+@require("request.view")
+def worklist_live(request):
+    """htmx fragment polled by the worklist page: the two lists, their counts and the
+    red-flag references (the page alerts on a newcomer)."""
+    context = _worklist_context(request)
+    _audit_worklist(
+        request, [r.patient for r in [*context["to_regulate"], *context["open_requests"]]]
     )
+    return render(request, "regulation/partials/worklist_live.html", context)
+
+
+def _asked_questions(form):
+    """The confirming questions of the criteria the typed motif matches, and the
+    answers posted for them (the panel regulation/_red_flag_questions.html)."""
+    data = form.cleaned_data if form.is_bound and hasattr(form, "cleaned_data") else {}
+    birth_date = data.get("birth_date")
+    asked = intake_questions(
+        (form.data.get("motif_text") or "") if form.is_bound else "",
+        age_years=age_in_years(birth_date) if birth_date else None,
+    )
+    return asked, posted_answers(form.data, asked) if form.is_bound else {}
 
 
 def _intake(request, form, scope, **fields):
@@ -95,8 +152,10 @@ def request_new(request):
     initial = {"to_regulate": Role.ARM in scope.roles and Role.OPERATEUR not in scope.roles}
     initial.update(handover_initial(request.GET))
     form = RequestForm(request.POST or None, initial=initial)
+    asked, answers = [], {}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        asked, answers = _asked_questions(form)
         req = _intake(
             request,
             form,
@@ -106,11 +165,45 @@ def request_new(request):
             priority=data["priority"],
             track=data["track"],
             to_regulate=data["to_regulate"],
+            # At intake the answers are optional (unanswered: "ne sait pas"); a "oui"
+            # confirms its criterion, and the request goes to the régulateur.
+            red_flag_answers=answers if asked else None,
         )
         if req is not None:
             messages.success(request, f"Demande {req.reference} créée.")
             return redirect("regulation:request_detail", public_id=req.public_id)
-    return render(request, "regulation/request_new.html", {"form": form})
+    elif form.is_bound:
+        asked, answers = _asked_questions(form)
+    return render(
+        request,
+        "regulation/request_new.html",
+        {"form": form, "rf_panel": red_flag_panel(asked, answers), "rf_unknown_allowed": True},
+    )
+
+
+@require_POST
+@require("request.create", "request.refer")
+def red_flag_questions(request):
+    """htmx fragment under the motif: the confirming questions of the red-flag criteria
+    the motif matches, with the answers already given kept (POST: symptoms never travel
+    in a URL). The ARM may answer "ne sait pas"; a referring professional answers oui/non."""
+    from datetime import date
+
+    try:
+        birth_date = date.fromisoformat((request.POST.get("birth_date") or "").strip())
+    except ValueError:
+        birth_date = None
+    asked = intake_questions(
+        request.POST.get("motif_text", "")[:2000], age_years=age_in_years(birth_date)
+    )
+    return render(
+        request,
+        "regulation/partials/red_flag_questions_list.html",
+        {
+            "rf_panel": red_flag_panel(asked, posted_answers(request.POST, asked)),
+            "rf_unknown_allowed": request.POST.get("rf_mode") != "referral",
+        },
+    )
 
 
 @require("request.view")
@@ -126,6 +219,7 @@ def request_detail(request, public_id):
             "booking": active_booking_of(request=req),
             "level2_calls": level2_calls_of(request=req),
             "events": req.events.select_related("actor"),
+            "red_flag": red_flag_banner(req) if req.red_flag else None,
             "close_form": CloseForm(),
             "decision_form": DecisionForm(),
             "override_form": OverrideForm(),
@@ -188,6 +282,7 @@ def request_decide_view(request, public_id):
                 decision=form.cleaned_data["decision"],
                 urgency=form.cleaned_data["urgency"] or None,
                 note=form.cleaned_data["note"],
+                lift_reason=form.cleaned_data["lift_reason"],
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -237,20 +332,45 @@ def referral_new(request):
     """A pharmacist, nurse or physio refers the patient in front of them."""
     scope = scope_for(request.user)
     form = RequestForm(request.POST or None, initial={"channel": "professional"})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        professional = getattr(request.user, "professional", None)
-        by = f"Adressé par {professional.display_name}" if professional else "Adressé"
-        req = _intake(
-            request,
-            form,
-            scope,
-            channel="professional",
-            motif_text=f"{data['motif_text']}\n[{by}]".strip(),
-        )
-        if req is not None:
-            return render(request, "regulation/referral_done.html", {"req": req})
-    return render(request, "regulation/request_new.html", {"form": form, "referral": True})
+    asked, answers = [], {}
+    if request.method == "POST":
+        # The confirming questions of the motif come first: any "oui" and nothing is
+        # stored (no patient, no request), the professional is told to call the 15.
+        form.is_valid()
+        asked, answers = _asked_questions(form)
+        if any(a == "yes" for a in answers.values()):
+            return render(request, "regulation/referral_call_15.html")
+        missing = [qid for qid, a in answers.items() if a not in ("yes", "no")]
+        if form.is_valid() and missing:
+            form.add_error(
+                None,
+                "Le motif évoque un signe de gravité : répondez par Oui ou Non à chacune "
+                "des questions sous le motif avant de transmettre.",
+            )
+        elif form.is_valid():
+            data = form.cleaned_data
+            professional = getattr(request.user, "professional", None)
+            by = f"Adressé par {professional.display_name}" if professional else "Adressé"
+            req = _intake(
+                request,
+                form,
+                scope,
+                channel="professional",
+                motif_text=f"{data['motif_text']}\n[{by}]".strip(),
+                red_flag_answers=answers if asked else None,
+            )
+            if req is not None:
+                return render(request, "regulation/referral_done.html", {"req": req})
+    return render(
+        request,
+        "regulation/request_new.html",
+        {
+            "form": form,
+            "referral": True,
+            "rf_panel": red_flag_panel(asked, answers),
+            "rf_unknown_allowed": False,
+        },
+    )
 
 
 @require_POST

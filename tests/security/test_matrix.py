@@ -238,6 +238,7 @@ TABLE: dict[str, Case] = {
     ),
     # regulation
     "GET regulation:worklist": page("regulation:worklist", {*VIEW91, OP43}),
+    "GET regulation:worklist_live": page("regulation:worklist_live", {*VIEW91, OP43}),
     "GET regulation:request_new": page("regulation:request_new", CREATE),
     "POST regulation:motif_suggest": page(
         "regulation:motif_suggest", CREATE, data=lambda c: {"motif_text": "fièvre"}
@@ -391,6 +392,9 @@ TABLE: dict[str, Case] = {
         note="a 91 patient: refused to SAS 43 operator and token",
     ),
     "GET /requests/{request_id}": api_op("/requests/{request_id}", {*VIEW91, TOK91}),
+    "GET /requests": api_op(
+        "/requests", {*VIEW91, OP43, TOK91, TOK43}, note="the caller's own territory only"
+    ),
     "GET /motifs/suggest": api_op(
         "/motifs/suggest", {*CREATE, TOK91, TOK43}, query={"q": "fievre"}
     ),
