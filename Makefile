@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The one public address of every printed, texted and published link (make demo PORT=8101).
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install demo test test-fast lint format clean
 
@@ -18,8 +20,8 @@ install: $(BIN)/relais
 
 demo: install
 	$(BIN)/relais migrate --noinput
-	$(BIN)/relais demo_data --print-logins
-	$(BIN)/relais serve_demo --addr $(HOST):$(PORT)
+	SITE_URL=$(SITE_URL) $(BIN)/relais demo_data --print-logins
+	SITE_URL=$(SITE_URL) $(BIN)/relais serve_demo --addr $(HOST):$(PORT)
 
 test: install
 	$(BIN)/ruff check .

@@ -140,7 +140,15 @@ def bulk_publish_files() -> dict:
             "etag": f'"{digests[kind].hexdigest()[:32]}"',
             "size": (directory / f"{kind}.ndjson").stat().st_size,
         }
-    manifest = {"transactionTime": generated_at.isoformat(), "files": files}
+    from django.conf import settings
+
+    # The address the files' links were built with: files of another address (the demo
+    # served on another port) are stale, see bulk_manifest.
+    manifest = {
+        "transactionTime": generated_at.isoformat(),
+        "files": files,
+        "siteUrl": settings.SITE_URL,
+    }
     tmp = directory / f"{MANIFEST}{suffix}"
     tmp.write_text(json.dumps(manifest), encoding="utf-8")
     os.replace(tmp, directory / MANIFEST)
@@ -162,10 +170,17 @@ def bulk_manifest() -> dict | None:
     """The last generation's manifest, or None if nothing was published yet."""
     import json
 
+    from django.conf import settings
+
     try:
-        return json.loads((bulk_dir() / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((bulk_dir() / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
+    # Files written for another public address (links to another host or port) are as
+    # good as none: regenerated rather than served.
+    if manifest.get("siteUrl", settings.SITE_URL) != settings.SITE_URL:
+        return None
+    return manifest
 
 
 def bulk_manifest_or_generate() -> dict | None:

@@ -24,12 +24,14 @@ class Command(BaseCommand):
             for username, label in logins:
                 self.stdout.write(f"  {username:<14} {label}")
             self.stdout.write("")
-            self.stdout.write("Ouvrez http://127.0.0.1:8000/ et connectez-vous.")
+            from django.conf import settings
+
+            self.stdout.write(f"Ouvrez {settings.SITE_URL}/ et connectez-vous.")
             from relais.territory.models import Cpts
 
             cpts = Cpts.objects.filter(name="CPTS Cœur Essonne").first()
             if cpts is not None:
                 self.stdout.write(
                     "Formulaire patient (aux heures de la CPTS) : "
-                    f"http://127.0.0.1:8000/demande-en-ligne/{cpts.public_id}/"
+                    f"{settings.SITE_URL}/demande-en-ligne/{cpts.public_id}/"
                 )

@@ -12,6 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000")
 
     def handle(self, *args, addr, **options):
+        from relais.core.site import adopt_served_address
+
+        # One public address: the links printed, texted, e-mailed and published (FHIR
+        # fullUrl, Slot.comment, $bulk-publish) follow the served port (make demo PORT=…).
+        url = adopt_served_address(addr)
+        self.stdout.write(f"Relais servi sur {url}/ (liens envoyés et publiés : SITE_URL={url}).")
         worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "relais.cli", "run_worker", "--interval", "2"],
         )
