@@ -9,7 +9,7 @@ def site_url_for_addr(addr: str) -> str:
     addr = (addr or "").strip()
     host, _, port = addr.rpartition(":") if ":" in addr else ("", "", addr)
     host = host or "127.0.0.1"
-    if host in ("0.0.0.0", "[::]", "::"):
+    if host in ("0.0.0.0", "[::]", "::"):  # noqa: S104 - read, not bound
         host = "127.0.0.1"
     port = port or "8000"
     return f"http://{host}:{port}"
