@@ -6,15 +6,48 @@ from relais.regulation import referential
 from relais.regulation.referential import ReferentialError
 
 # The criteria issue 15 lists, under the ids a fresh blind set uses.
-ISSUE_15_CRITERIA = (
-    "acs aortic_dissection pulmonary_embolism dyspnea_severe asthma_severe bronchiolitis_severe "
-    "stroke syncope_severe tachycardia_severe gi_bleeding rectal_bleeding_massive external_bleeding "
-    "epistaxis_anticoagulant haemoptysis suicidal intoxication anaphylaxis purpura_fever meningeal "
-    "thunderclap_headache rigid_abdomen fever_infant_3m elderly_fall seizure burns_severe "
-    "pregnancy_emergency ectopic_pregnancy testicular_torsion head_injury obstructive_pyelonephritis "
-    "sepsis confusion_acute hypertensive_emergency dehydration_infant eye_emergency chemical_eye "
-    "bite_child_face limb_ischemia bilious_vomiting_newborn fever_chemotherapy"
-).split()
+ISSUE_15_CRITERIA = [
+    "acs",
+    "aortic_dissection",
+    "pulmonary_embolism",
+    "dyspnea_severe",
+    "asthma_severe",
+    "bronchiolitis_severe",
+    "stroke",
+    "syncope_severe",
+    "tachycardia_severe",
+    "gi_bleeding",
+    "rectal_bleeding_massive",
+    "external_bleeding",
+    "epistaxis_anticoagulant",
+    "haemoptysis",
+    "suicidal",
+    "intoxication",
+    "anaphylaxis",
+    "purpura_fever",
+    "meningeal",
+    "thunderclap_headache",
+    "rigid_abdomen",
+    "fever_infant_3m",
+    "elderly_fall",
+    "seizure",
+    "burns_severe",
+    "pregnancy_emergency",
+    "ectopic_pregnancy",
+    "testicular_torsion",
+    "head_injury",
+    "obstructive_pyelonephritis",
+    "sepsis",
+    "confusion_acute",
+    "hypertensive_emergency",
+    "dehydration_infant",
+    "eye_emergency",
+    "chemical_eye",
+    "bite_child_face",
+    "limb_ischemia",
+    "bilious_vomiting_newborn",
+    "fever_chemotherapy",
+]
 
 
 def test_it_covers_every_criterion_of_the_issue_with_label_source_and_questions():
