@@ -122,6 +122,11 @@ class CalendarFeed(models.Model):
         return f"iCal {self.professional}"
 
 
+# `Slot.source` of slots Relais itself holds: none (a rule's), the one-off form's and an
+# .ics import's. Any other source names the partner software a slot is mirrored from.
+LOCAL_SOURCES = ("", "relais", "ics")
+
+
 class Slot(PublicIdModel):
     professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="slots")
     practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="slots")
@@ -208,3 +213,8 @@ class Slot(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.professional} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_partner_mirror(self) -> bool:
+        """Mirrored from a partner's booking software (booked only once it confirms)."""
+        return self.source not in LOCAL_SOURCES

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from relais.agenda import recurrence
 from relais.agenda.models import (
+    LOCAL_SOURCES,
     AvailabilityException,
     AvailabilityRule,
     CalendarFeed,
@@ -63,8 +64,7 @@ COMPARED_FIELDS = (
     "age_max",
 )
 WEEKDAY_NAMES = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-ONE_OFF_SOURCE = "relais"
-ICS_SOURCE = "ics"
+ONE_OFF_SOURCE, ICS_SOURCE = LOCAL_SOURCES[1:]
 
 
 # --- rules -----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from relais.orientation.services import (
     booking_create,
     booking_record_outcome,
     caller_scope,
+    slot_check_eligible,
     slot_open_channels,
 )
 from relais.regulation.models import Channel, Motif, RequestStatus, UrgencyBand
@@ -728,6 +729,7 @@ def partner_slot_book(
         raise NotFound("Demande introuvable.")
     opened = slot_open_channels(slot=slot, scope=scope, channel=channel)
     # What booking_create would refuse, refused before the partner is asked.
+    slot_check_eligible(slot=slot, request=request)
     if request.status != RequestStatus.OPEN:
         raise ApplicationError(
             "Cette demande n'est plus à orienter (déjà orientée ou close).",

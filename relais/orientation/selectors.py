@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from relais.accounts.permissions import Scope
 from relais.agenda.hours import PARIS
-from relais.agenda.models import Channel, Slot, SlotStatus
+from relais.agenda.models import Channel, Modality, Slot, SlotStatus
 from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
-from relais.regulation.models import Request, UrgencyBand
+from relais.regulation.models import Decision, Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
 from relais.territory.models import Cpts
 
@@ -214,23 +214,106 @@ def live_holds_count(*, user, now: datetime, exclude_slot_id: int | None = None)
     return qs.count()
 
 
-def _fits_patient_q(request: Request) -> Q:
-    """Slots whose rule accepts the request's motif (no motif list = all) and whose age
-    range includes the patient (no bound = any age)."""
+# --- Who a slot accepts (issue 19: one eligibility rule, the search's and the booking's) ----
+
+# The régulateur's decision fixes the modality of the slot the patient gets.
+DECISION_MODALITIES = {
+    Decision.TELECONSULTATION: Modality.TELECONSULTATION,
+    Decision.VISITE: Modality.VISITE,
+}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One condition a slot must meet to take a request: `q` filters slots (the search
+    reads with it, the booking repeats it in its conditional UPDATE), `why` says in
+    French why a slot failing it is refused."""
+
+    code: str
+    q: Q
+    why: str
+
+
+def _motif_names(rule_id: int | None) -> str:
     from relais.agenda.models import AvailabilityRule
 
-    q = Q()
+    if rule_id is None:
+        return ""
+    codes = AvailabilityRule.motifs.through.objects.filter(availabilityrule_id=rule_id)
+    return ", ".join(
+        sorted(f"{m.motif.code} {m.motif.label}".strip() for m in codes.select_related("motif"))
+    )
+
+
+def eligibility_criteria(request: Request, slot: Slot | None = None) -> list[Criterion]:
+    """The conditions of the one eligibility rule: age range, motifs of the slot's rule
+    (no motif list = all), and the modality the régulateur decided. With a `slot`, the
+    messages name its limits (only built on a refusal)."""
+    from relais.agenda.models import AvailabilityRule
+
+    criteria = []
     age = request.patient.age
     if age is not None:
-        q &= Q(age_min__isnull=True) | Q(age_min__lte=age)
-        q &= Q(age_max__isnull=True) | Q(age_max__gte=age)
+        low = getattr(slot, "age_min", None)
+        high = getattr(slot, "age_max", None)
+        if low is not None and high is not None:
+            limits = f"de {low} à {high} ans"
+        elif low is not None:
+            limits = f"à partir de {low} ans"
+        else:
+            limits = f"jusqu'à {high} ans" if high is not None else ""
+        criteria.append(
+            Criterion(
+                "age",
+                (Q(age_min__isnull=True) | Q(age_min__lte=age))
+                & (Q(age_max__isnull=True) | Q(age_max__gte=age)),
+                f"Ce créneau n'accepte que les patients {limits} ; le patient a {age} ans.",
+            )
+        )
     if request.motif_id is not None:
         restricted = AvailabilityRule.motifs.through.objects.filter(
             availabilityrule_id=OuterRef("rule_id")
         )
         accepts = restricted.filter(motif_id=request.motif_id)
-        q &= Q(rule__isnull=True) | ~Exists(restricted) | Exists(accepts)
+        accepted = _motif_names(getattr(slot, "rule_id", None)) if slot is not None else ""
+        criteria.append(
+            Criterion(
+                "motif",
+                Q(rule__isnull=True) | ~Exists(restricted) | Exists(accepts),
+                f"Ce créneau est réservé à d'autres motifs ({accepted}) ; motif de la "
+                f"demande : {request.motif.code} {request.motif.label}.",
+            )
+        )
+    wanted = DECISION_MODALITIES.get(request.decision)
+    if wanted is not None:
+        shown = Modality(slot.modality).label.lower() if slot is not None else ""
+        criteria.append(
+            Criterion(
+                "modality",
+                Q(modality=wanted),
+                f"Le médecin régulateur a décidé : {Modality(wanted).label.lower()} ; "
+                f"ce créneau est en {shown}.",
+            )
+        )
+    return criteria
+
+
+def eligible_q(request: Request) -> Q:
+    """Slots the request may take (every criterion of eligibility_criteria)."""
+    q = Q()
+    for criterion in eligibility_criteria(request):
+        q &= criterion.q
     return q
+
+
+def slot_ineligibility(*, slot: Slot, request: Request) -> list[Criterion]:
+    """The criteria `slot` fails for `request` (empty: eligible), read from the database
+    with the same conditions as the search and the booking's UPDATE."""
+    return [
+        criterion
+        for criterion in eligibility_criteria(request, slot)
+        if not Slot.objects.filter(pk=slot.pk).filter(criterion.q).exists()
+    ]
 
 
 def slots_ranked_for(
@@ -272,7 +355,7 @@ def slots_ranked_for(
     )
     if modality:
         base = base.filter(modality=modality)
-    base = base.filter(_fits_patient_q(request))
+    base = base.filter(eligible_q(request))
     if commune.has_point:
         min_lat, max_lat, min_lon, max_lon = bounding_box(
             commune.latitude, commune.longitude, radius

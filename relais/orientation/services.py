@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from relais.accounts.models import Role
 from relais.accounts.permissions import Scope, scope_for
-from relais.agenda.models import Slot, SlotStatus
+from relais.agenda.models import Modality, Slot, SlotStatus
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from relais.directory.models import Delegation, Profession, Professional
@@ -31,11 +31,13 @@ from relais.orientation.models import (
 )
 from relais.orientation.selectors import (
     CHANNEL_FIELDS,
+    DECISION_MODALITIES,
     DOOR_API,
     DOOR_FHIR,
     DOOR_UI,
     available_q,
     channels_q,
+    eligible_q,
     live_holds_count,
     monday_of,
     professional_in_cpts_scope,
@@ -43,6 +45,7 @@ from relais.orientation.selectors import (
     professional_snp_counts,
     request_in_scope,
     scope_is_api_client,
+    slot_ineligibility,
     slot_take_channels,
     slots_ranked_for,
     week_bounds,
@@ -86,6 +89,29 @@ class SlotOutOfScope(NotFound):
 
 class HoldLimitReached(Conflict):
     code = "hold_limit_reached"
+
+
+class SlotNotEligible(ApplicationError):
+    """The slot does not accept this request (age range, motifs, the decided modality):
+    the one eligibility rule of the search (orientation.selectors.eligibility_criteria),
+    checked again when the slot is taken. `reasons` are the failed criteria's codes."""
+
+    code = "slot_not_eligible"
+    http_status = 422
+
+    def __init__(self, failing):
+        super().__init__(
+            " ".join(c.why for c in failing), extra={"reasons": [c.code for c in failing]}
+        )
+        self.alternatives = []
+
+
+def slot_check_eligible(*, slot: Slot, request: Request) -> None:
+    """Refuse (SlotNotEligible, French) a slot the request may not take; the taker still
+    repeats the rule in its conditional UPDATE (eligible_q), so this is the early word."""
+    failing = slot_ineligibility(slot=slot, request=request)
+    if failing:
+        raise SlotNotEligible(failing)
 
 
 # -- Who may write (issue 14: every write scoped like every read) ---------------------------
@@ -218,6 +244,8 @@ def slot_hold(
     taking = Slot.objects.filter(pk=slot.pk, start__gt=now).filter(available_q(now=now, user=user))
     if opened is not None:
         taking = taking.filter(channels_q(opened))
+    if request is not None:
+        taking = taking.filter(eligible_q(request))
     with transaction.atomic():
         if limit and getattr(user, "pk", None):
             get_user_model().objects.select_for_update().filter(pk=user.pk).values_list(
@@ -230,6 +258,8 @@ def slot_hold(
                     "fois. Réservez ou libérez-en un avant d'en retenir un autre."
                 )
         held = taking.update(status=SlotStatus.HELD, held_until=until, held_by=user)
+    if not held and request is not None:
+        slot_check_eligible(slot=slot, request=request)
     if not held:
         alternatives = _alternatives(request, slot.pk, user) if request is not None else []
         raise SlotUnavailable(alternatives=alternatives)
@@ -299,11 +329,18 @@ def booking_create(
         with transaction.atomic():
             if kind == BookingKind.SLOT:
                 _check_capacity(slot)
-            taking = Slot.objects.filter(pk=slot.pk, start__gt=now).filter(takeable)
+            # The eligibility rule of the search, repeated in the UPDATE: a slot the
+            # request may not take (age, motifs, decided modality) is never taken.
+            taking = (
+                Slot.objects.filter(pk=slot.pk, start__gt=now)
+                .filter(takeable)
+                .filter(eligible_q(request))
+            )
             if opened is not None:
                 taking = taking.filter(channels_q(opened))
             taken = taking.update(status=SlotStatus.BOOKED, held_until=None, held_by=None)
             if not taken:
+                slot_check_eligible(slot=slot, request=request)
                 raise SlotUnavailable()
             claimed = (
                 Request.objects.filter(pk=request.pk, status=RequestStatus.OPEN)
@@ -360,6 +397,9 @@ def booking_create(
             previous = _idempotent_replay(request, slot, idempotency_key, idempotency_owner)
             if previous:
                 return previous
+        if isinstance(exc, SlotNotEligible):
+            exc.alternatives = _alternatives(request, slot.pk, operator)
+            raise
         if isinstance(exc, ProfessionalFull):
             exc.alternatives = _alternatives(
                 request, slot.pk, operator, exclude_professional=slot.professional_id
@@ -393,8 +433,10 @@ def booking_place(
     **idempotency,
 ):
     """Book from an operator page or the JSON API: a slot mirrored from a partner's
-    software is also confirmed with that partner; any other goes to booking_create."""
-    if slot.source:
+    software is also confirmed with that partner (after the eligibility rule: the partner
+    is never asked for a slot Relais would refuse); any other slot (a rule's, a one-off
+    form's, an .ics import's) goes to booking_create."""
+    if slot.is_partner_mirror:
         from relais.interop.services import partner_slot_book
 
         return partner_slot_book(
@@ -508,9 +550,12 @@ def booking_record_outcome(
 # -- Surnuméraire and niveau 2 ------------------------------------------------------------
 
 
-def _adhoc_slot(*, professional: Professional, start, minutes: int = 20) -> Slot:
+def _adhoc_slot(
+    *, professional: Professional, start, minutes: int = 20, request: Request | None = None
+) -> Slot:
     """A slot outside the published agenda, offered on no channel: it exists only to
-    carry a surnuméraire or niveau-2 booking through the one booking service."""
+    carry a surnuméraire or niveau-2 booking through the one booking service. Made for
+    the request, it has the modality the régulateur decided (the eligibility rule)."""
     now = timezone.now()
     if start <= now:
         raise ApplicationError("L'heure choisie est déjà passée.")
@@ -526,6 +571,9 @@ def _adhoc_slot(*, professional: Professional, start, minutes: int = 20) -> Slot
                 practice=practice,
                 start=start,
                 end=start + timedelta(minutes=minutes),
+                modality=DECISION_MODALITIES.get(request.decision, Modality.CABINET)
+                if request is not None
+                else Modality.CABINET,
                 for_sas=False,
                 for_cpts=False,
                 for_public=False,
@@ -561,7 +609,7 @@ def surnumeraire_address(
             raise NotFound("Médecin introuvable dans votre territoire.")
     if not professional.accepts_surnumeraire:
         raise ApplicationError("Ce médecin n'accepte pas de patient en surnuméraire.")
-    slot = _adhoc_slot(professional=professional, start=start)
+    slot = _adhoc_slot(professional=professional, start=start, request=request)
     refusable_until = timezone.now() + timedelta(
         minutes=settings.RELAIS_SURNUMERAIRE_REFUSAL_MINUTES
     )
@@ -714,7 +762,7 @@ def level2_accept(*, offer: Level2Offer, start) -> Booking:
             professional=professional, scope=Scope(sas_ids=frozenset({call.request.sas_id}))
         ):
             raise NotFound("Cette demande n'est pas de votre territoire.")
-        slot = _adhoc_slot(professional=professional, start=start)
+        slot = _adhoc_slot(professional=professional, start=start, request=call.request)
         # The signed link and the offer were the checks: the booking itself is internal.
         booking = booking_create(
             request=call.request,
