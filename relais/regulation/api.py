@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 from relais.api import require_api
 from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError, NotFound
-from relais.regulation.models import Channel, UrgencyBand
+from relais.regulation.models import Channel, Decision, UrgencyBand
 from relais.regulation.selectors import (
     deadline_state,
     motif_get,
@@ -19,7 +19,12 @@ from relais.regulation.selectors import (
     requests_to_regulate,
     requests_worklist,
 )
-from relais.regulation.services import PatientInput, patient_create, request_create
+from relais.regulation.services import (
+    PatientInput,
+    patient_create,
+    request_create,
+    request_decide,
+)
 from relais.territory.selectors import commune_get
 
 router = Router(tags=["régulation"])
@@ -91,6 +96,11 @@ class PatientIn(Schema):
     commune_insee: str = Field(min_length=5, max_length=5)
 
 
+class RedFlagAnswerIn(Schema):
+    question_id: str = Field(min_length=1, max_length=80)
+    answer: str = Field(pattern="^(yes|no|unknown)$")
+
+
 class RequestIn(Schema):
     patient: PatientIn | None = Field(
         None,
@@ -107,6 +117,12 @@ class RequestIn(Schema):
     motif_code: str | None = Field(None, max_length=5)
     motif_text: str = Field("", max_length=2000)
     urgency: UrgencyBand = UrgencyBand.H12_24
+    red_flag_answers: list[RedFlagAnswerIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Réponses aux questions de confirmation des signes de gravité posées à "
+        "l'appelant (`question_id` du référentiel). Un `yes` confirme le critère.",
+    )
 
 
 class RequestOut(Schema):
@@ -120,6 +136,11 @@ class RequestOut(Schema):
     urgency: str
     created_at: datetime
     cpts: str | None
+    priority: str
+    red_flag: bool
+    red_flag_active: bool
+    red_flag_criteria: list[str]
+    decision: str
 
 
 def request_out(req) -> dict:
@@ -134,6 +155,11 @@ def request_out(req) -> dict:
         "urgency": req.urgency,
         "created_at": req.created_at,
         "cpts": req.cpts.name if req.cpts else None,
+        "priority": req.priority,
+        "red_flag": req.red_flag,
+        "red_flag_active": req.red_flag_blocks_booking,
+        "red_flag_criteria": list(req.red_flag_criteria or []),
+        "decision": req.decision,
     }
 
 
@@ -190,8 +216,50 @@ def create_request(request, payload: RequestIn):
             callback_phone=phone,
             callback_email=email,
             api_client=client_name,
+            red_flag_answers={a.question_id: a.answer for a in payload.red_flag_answers}
+            if payload.red_flag_answers
+            else None,
         )
     return Status(201, request_out(req))
+
+
+class DecisionIn(Schema):
+    decision: Decision
+    urgency: UrgencyBand | None = None
+    note: str = Field("", max_length=2000)
+    lift_reason: str = Field(
+        "",
+        max_length=300,
+        description="Raison de la levée de l'alerte de gravité, obligatoire pour toute "
+        "décision autre que `urgences` / `smur` tant que l'alerte est active (sinon 409 "
+        "`red_flag_active`).",
+    )
+
+
+@router.post(
+    "/{request_id}/decision",
+    response=RequestOut,
+    summary="Enregistrer la décision du médecin régulateur",
+    description="Réservé au médecin régulateur. Tant qu'une alerte de gravité est active, "
+    "seules `urgences` et `smur` la confirment ; toute autre décision exige `lift_reason` "
+    "(levée tracée), sinon 409 `red_flag_active`.",
+)
+def decide_request(request, request_id: UUID, payload: DecisionIn):
+    scope = require_api(request, "request.decide")
+    try:
+        req = request_get_for_user(scope=scope, public_id=request_id)
+    except Http404:
+        raise NotFound("Demande introuvable.") from None
+    request_decide(
+        request=req,
+        user=request.auth if getattr(request, "api_client", None) is None else None,
+        decision=payload.decision,
+        urgency=payload.urgency,
+        note=payload.note,
+        lift_reason=payload.lift_reason,
+    )
+    req.refresh_from_db()
+    return request_out(req)
 
 
 class WorklistItemOut(RequestOut):

@@ -173,6 +173,13 @@ class DecisionForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # While the red-flag alert is active, a non-emergency decision needs the reason the
+    # alert is lifted (services.request_decide records both).
+    lift_reason = forms.CharField(
+        label="Raison de la levée d'alerte (si la décision n'est pas Urgences / SMUR)",
+        required=False,
+        max_length=300,
+    )
 
 
 class OverrideForm(forms.Form):
@@ -203,9 +210,18 @@ class WebRequestForm(forms.Form):
     # ALTCHA proof-of-work payload, written by the widget (relais/regulation/web_limits.py).
     altcha = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
 
-    def __init__(self, *args, communes=(), **kwargs):
+    def __init__(self, *args, communes=(), rf_panel=(), **kwargs):
         super().__init__(*args, **kwargs)
         from relais.regulation.web import RED_FLAG_QUESTIONS
+
+        # The confirming questions of the criteria the description matches (issue 15):
+        # asked before anything is stored, oui / non only.
+        self.rf_panel = list(rf_panel)
+        for criterion in self.rf_panel:
+            for question in criterion["questions"]:
+                self.fields[f"rfq_{question['id']}"] = forms.ChoiceField(
+                    label=question["text"], choices=YES_NO, widget=forms.RadioSelect
+                )
 
         self.fields["commune"].choices = [("", "— choisir —")] + [
             (c.insee, c.name) for c in communes
@@ -219,12 +235,26 @@ class WebRequestForm(forms.Form):
     def red_flag_fields(self):
         return [self[name] for name in self.fields if name.startswith("rf_")]
 
+    def criterion_question_fields(self):
+        return [self[name] for name in self.fields if name.startswith("rfq_")]
+
+    def criterion_questions_unanswered(self) -> bool:
+        return any(
+            self.data.get(name) not in ("oui", "non")
+            for name in self.fields
+            if name.startswith("rfq_")
+        )
+
     def identity_fields(self):
         return [
-            self[name] for name in self.fields if not name.startswith("rf_") and name != "altcha"
+            self[name]
+            for name in self.fields
+            if not name.startswith(("rf_", "rfq_")) and name != "altcha"
         ]
 
     def red_flag_answered_yes(self) -> bool:
+        """A "oui" to one of the general questions (the criteria's questions are read
+        with their polarity: red_flags.any_alarming)."""
         return any(self.data.get(name) == "oui" for name in self.fields if name.startswith("rf_"))
 
     clean_phone = RequestForm.clean_phone

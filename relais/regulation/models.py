@@ -240,6 +240,9 @@ class Request(PublicIdModel, TimestampedModel):
     )
     red_flag_override_reason = models.CharField(max_length=300, blank=True)
     red_flag_override_at = models.DateTimeField(null=True, blank=True)
+    # Ids of the referential's criteria that raised the flag (relais/regulation/data/
+    # red_flags.yaml), most severe first: the labels above are for people, these for rules.
+    red_flag_criteria = models.JSONField("critères de gravité", default=list, blank=True)
     # Same patient asked for twice (e.g. SAS and CPTS) within 48 h.
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
@@ -282,3 +285,34 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class RedFlagAnswer(models.Model):
+    """The answer to one confirming question of a red-flag criterion, asked at intake
+    (ARM/OSNP on the phone, a referring professional, the patient on the web form)."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", "Oui"
+        NO = "no", "Non"
+        UNKNOWN = "unknown", "Ne sait pas"
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="red_flag_answers")
+    criterion_id = models.CharField("critère", max_length=60)
+    question_id = models.CharField("question", max_length=80)
+    answer = models.CharField("réponse", max_length=10, choices=Answer.choices)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "question_id"], name="red_flag_answer_once_per_question"
+            )
+        ]
+        indexes = [models.Index(fields=["criterion_id", "answer"], name="red_flag_answer_crit_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.question_id} = {self.answer}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from relais.accounts.permissions import Scope
 from relais.audit.services import audit_record
-from relais.core.errors import ApplicationError, PermissionDenied
+from relais.core.errors import ApplicationError, Conflict, PermissionDenied
 from relais.directory.models import Professional
 from relais.regulation.models import (
     CLOSED_STATUSES,
@@ -23,6 +23,7 @@ from relais.regulation.models import (
     Motif,
     Patient,
     Priority,
+    RedFlagAnswer,
     Request,
     RequestEvent,
     RequestStatus,
@@ -289,6 +290,7 @@ def request_intake(
     priority: str = "",
     track: str = "",
     to_regulate: bool = False,
+    red_flag_answers: dict[str, str | None] | None = None,
 ) -> tuple[Request, list[str]]:
     """A request typed by staff (intake or referral), in one transaction.
 
@@ -345,6 +347,7 @@ def request_intake(
             to_regulate=to_regulate,
             callback_phone=phone,
             callback_email=email,
+            red_flag_answers=red_flag_answers,
         )
     return req, notes
 
@@ -369,14 +372,19 @@ def request_create(
     callback_phone: str | None = None,
     callback_email: str | None = None,
     api_client: str = "",
+    red_flag_answers: dict[str, str | None] | None = None,
 ) -> Request:
     """Capture a request once, whatever the door. Red flags in the motif are looked
-    for here (they block GP booking until a médecin régulateur lifts them), and an
-    open request of the same patient (same record, or same identity in the same SAS)
+    for here and routed by one rule (`red_flag_route`, docs/red-flags.md): priority P0/P1,
+    the shortest delay band, status "à réguler" (to the médecin régulateur, never
+    straight to the OSNP worklist); they block GP booking until a régulateur lifts them.
+    An open request of the same patient (same record, or same identity in the same SAS)
     in the last 48 h is flagged as a duplicate.
 
     `callback_phone` / `callback_email`: the contact given for this call, where every
-    message about the request goes (None: the patient's record's)."""
+    message about the request goes (None: the patient's record's).
+    `red_flag_answers`: {question id: "yes" | "no" | "unknown" | None} when the door
+    showed the confirming questions (None: it did not); a "yes" confirms its criterion."""
     if channel not in Channel.values:
         raise ApplicationError("Canal inconnu.")
     if urgency not in UrgencyBand.values:
@@ -387,7 +395,13 @@ def request_create(
         raise ApplicationError("Priorité inconnue (P0 à P3).")
     if track and track not in Track.values:
         raise ApplicationError("Filière inconnue.")
-    flags = red_flags_of(motif=motif, motif_text=motif_text)
+    finding, answer_rows = _red_flag_assessment(
+        patient=patient, motif=motif, motif_text=motif_text, answers=red_flag_answers
+    )
+    flags = finding.reasons
+    status = RequestStatus.TO_REGULATE if to_regulate else RequestStatus.OPEN
+    if finding.flagged:
+        status, priority, urgency = red_flag_route(finding, priority=priority)
     commune = patient.commune
     sas = getattr(commune.departement, "sas", None)
     if sas is None:
@@ -425,17 +439,29 @@ def request_create(
                     created_by=created_by,
                     priority=priority,
                     track=track,
-                    status=RequestStatus.TO_REGULATE if to_regulate else RequestStatus.OPEN,
+                    status=status,
                     red_flag=bool(flags),
                     red_flag_reasons=", ".join(flags)[:300],
+                    red_flag_criteria=finding.criteria,
                     duplicate_of=_recent_request_of(patient, sas=sas, now=timezone.now()),
+                )
+                RedFlagAnswer.objects.bulk_create(
+                    RedFlagAnswer(request=req, answered_by=created_by, **row) for row in answer_rows
                 )
                 RequestEvent.objects.create(
                     request=req,
                     actor=created_by,
                     to_status=req.status,
-                    note="Demande créée"
-                    + (f" — signe de gravité : {req.red_flag_reasons}" if flags else ""),
+                    note=(
+                        "Demande créée"
+                        + (
+                            f" — signe de gravité : {req.red_flag_reasons} — transmise au "
+                            f"médecin régulateur ({req.priority}, "
+                            f"{UrgencyBand(req.urgency).label.lower()})"
+                            if flags
+                            else ""
+                        )
+                    )[:300],
                 )
                 audit_record(user=created_by, api_client=api_client, action="create", obj=req)
                 return req
@@ -446,15 +472,120 @@ def request_create(
 
 def red_flags_of(*, motif: Motif | None, motif_text: str) -> list[str]:
     """Severity signs in the free text, plus a motif that itself calls for the 15."""
-    from relais.regulation.matching import get_matcher
+    return red_flag_finding(motif=motif, motif_text=motif_text).reasons
 
-    reasons = []
-    if motif_text.strip():
-        result = get_matcher().match(motif_text[:2000], limit=1)
-        reasons += result.red_flag_reasons if result.red_flag else []
+
+@dataclass(frozen=True)
+class RedFlagFinding:
+    """What raised the alert: criterion ids (most severe first), French labels, and the
+    priority of the most severe criterion ("" when nothing raised it)."""
+
+    criteria: list[str]
+    reasons: list[str]
+    priority: str
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.reasons)
+
+
+# A flag whose criterion has no priority of its own (a CISP-2 motif that calls for the
+# 15, a criterion unknown to the referential) is treated as a vital emergency.
+DEFAULT_RED_FLAG_PRIORITY = Priority.P1
+PRIORITY_RANK = {p: i for i, p in enumerate(Priority.values)}  # P0 most severe
+
+
+def red_flag_finding(
+    *,
+    motif: Motif | None,
+    motif_text: str,
+    result=None,
+    confirmed: tuple[str, ...] = (),
+    age_years: int | None = None,
+    sex: str | None = None,
+) -> RedFlagFinding:
+    """The red flags of a motif: the matcher's triggering criteria, the criteria an
+    intake answer "oui" confirmed, and a CISP-2 motif that itself calls for the 15."""
+    from relais.regulation.red_flags import motif_match, referential_criteria
+
+    if result is None and motif_text.strip():
+        result = motif_match(motif_text, age_years=age_years, sex=sex)
+    criteria, reasons = [], []
+    if result is not None and result.red_flag:
+        criteria = list(getattr(result, "red_flag_criteria", None) or [])
+        reasons = list(result.red_flag_reasons)
+    known = referential_criteria()
+    for cid in confirmed:
+        if cid not in criteria:
+            criteria.append(cid)
+            label = known[cid].label if cid in known else cid
+            if label not in reasons:
+                reasons.append(f"{label} (confirmé à l'appel)")
     if motif is not None and motif.refer_to_15 and motif.label not in reasons:
         reasons.append(motif.label)
-    return reasons
+    priorities = [known[c].priority for c in criteria if c in known and known[c].priority]
+    priority = ""
+    if reasons:
+        priority = min(priorities or [DEFAULT_RED_FLAG_PRIORITY], key=PRIORITY_RANK.get)
+    criteria.sort(key=lambda c: PRIORITY_RANK.get(known[c].priority, 9) if c in known else 9)
+    return RedFlagFinding(criteria=criteria, reasons=reasons, priority=priority)
+
+
+def red_flag_route(finding: RedFlagFinding, *, priority: str = "") -> tuple[str, str, str]:
+    """THE routing rule of a flagged request, for every door (phone, web, referral, API,
+    FHIR): (status, priority, urgency) = to the médecin régulateur, the priority of the
+    most severe criterion (or the one typed, if more severe), the shortest delay band.
+    Never straight to the OSNP worklist: only a régulateur's decision sends it there."""
+    given = priority if priority in PRIORITY_RANK else ""
+    chosen = min([p for p in (given, finding.priority) if p], key=PRIORITY_RANK.get)
+    return RequestStatus.TO_REGULATE, chosen, UrgencyBand.H0_4
+
+
+def _red_flag_assessment(*, patient, motif, motif_text: str, answers):
+    """The finding for a new request and the RedFlagAnswer rows to store with it."""
+    from relais.regulation.red_flags import (
+        age_in_years,
+        is_alarming,
+        motif_match,
+        question_index,
+        questions_for,
+    )
+
+    age, sex = age_in_years(patient.birth_date), getattr(patient, "sex", "") or None
+    result = motif_match(motif_text, age_years=age, sex=sex) if motif_text.strip() else None
+    rows, index = [], {}
+    if answers is not None:
+        index = question_index()
+        values = dict(answers)
+        if result is not None:
+            for item in questions_for(result):
+                for q in item.questions:
+                    values.setdefault(q.id, None)
+        for question_id, answer in values.items():
+            if question_id not in index:
+                raise ApplicationError(
+                    "Question de gravité inconnue.", code="unknown_red_flag_question"
+                )
+            if answer not in (None, *RedFlagAnswer.Answer.values):
+                raise ApplicationError(
+                    "Réponse invalide (oui, non ou ne sait pas).", code="invalid_answer"
+                )
+            rows.append(
+                {
+                    "criterion_id": index[question_id][0].id,
+                    "question_id": question_id,
+                    "answer": answer or RedFlagAnswer.Answer.UNKNOWN,
+                }
+            )
+    confirmed = tuple(
+        dict.fromkeys(
+            r["criterion_id"] for r in rows if is_alarming(index[r["question_id"]][1], r["answer"])
+        )
+    )
+    finding = red_flag_finding(
+        motif=motif, motif_text=motif_text, result=result, confirmed=confirmed
+    )
+    return finding, rows
 
 
 def _recent_request_of(patient: Patient, *, sas: Sas, now) -> Request | None:
@@ -489,11 +620,46 @@ DECISION_OUTCOMES = {
 }
 
 
+# While a red-flag alert is active, the régulateur either CONFIRMS it, by a decision that
+# sends the patient to emergency care (these two), or LIFTS it with a recorded reason.
+# Every other decision is refused: consultation, teleconsultation and home visit put the
+# patient on a GP's list (the OSNP worklist); PDSA (on-call GP house) and pharmacy are
+# ambulatory care too; and "conseil" (advice only, the patient stays at home) is the
+# furthest from the 15 of all. Each of them would de-escalate a possibly life-threatening
+# situation without anyone saying why, which is what the alert exists to prevent.
+RED_FLAG_CONFIRMING_DECISIONS = frozenset({Decision.URGENCES, Decision.SMUR})
+RED_FLAG_BLOCKED_DECISIONS = frozenset(set(Decision.values) - RED_FLAG_CONFIRMING_DECISIONS)
+
+
+class RedFlagActive(Conflict):
+    """A decision or move that would de-escalate a request whose alert is still active."""
+
+    code = "red_flag_active"
+
+
+def _alert_active(request: Request) -> bool:
+    """The alert as stored now (another régulateur may have just lifted it)."""
+    return Request.objects.filter(
+        pk=request.pk, red_flag=True, red_flag_override_at__isnull=True
+    ).exists()
+
+
 def request_decide(
-    *, request: Request, user, decision: str, urgency: str | None = None, note: str = ""
+    *,
+    request: Request,
+    user,
+    decision: str,
+    urgency: str | None = None,
+    note: str = "",
+    lift_reason: str = "",
 ) -> Request:
     """The médecin régulateur's decision, recorded with who and when. A consultation
-    (office, teleconsultation, home visit) puts the request in the OSNP worklist."""
+    (office, teleconsultation, home visit) puts the request in the OSNP worklist.
+
+    While the red-flag alert is active: an emergency decision (urgences, SMUR) confirms
+    it (recorded in the timeline and the audit trail); any other decision is refused
+    (RedFlagActive, HTTP 409) unless `lift_reason` says why the alert is lifted, in which
+    case it is lifted first (request_override_red_flag), in the same transaction."""
     if decision not in DECISION_OUTCOMES:
         raise ApplicationError("Décision inconnue.")
     if urgency and urgency not in UrgencyBand.values:
@@ -504,6 +670,24 @@ def request_decide(
     now = timezone.now()
     label = Decision(decision).label
     with transaction.atomic():
+        active = _alert_active(request)
+        if active and decision in RED_FLAG_BLOCKED_DECISIONS:
+            if not lift_reason.strip():
+                raise RedFlagActive(
+                    f"Signe de gravité actif ({request.red_flag_reasons}) : la décision "
+                    f"« {label} » n'est possible qu'après avoir levé l'alerte en indiquant "
+                    "pourquoi. Sinon, confirmez-la (Urgences ou SMUR)."
+                )
+            request_override_red_flag(request=request, user=user, reason=lift_reason)
+        elif active:
+            RequestEvent.objects.create(
+                request=request,
+                actor=user,
+                from_status=request.status,
+                to_status=request.status,
+                note=f"Alerte de gravité confirmée par le régulateur : {label}"[:300],
+            )
+            audit_record(user=user, action="update", obj=request, reason="confirmation d'alerte")
         if target != request.status:
             request_transition(
                 request=request,
@@ -590,6 +774,13 @@ def request_transition(
             f"Transition impossible : « {RequestStatus(from_status).label} » → "
             f"« {RequestStatus(to_status).label} »."
         )
+    if to_status == RequestStatus.OPEN and _alert_active(request):
+        # The OSNP worklist is for requests a régulateur cleared: an active alert never
+        # gets there, whatever the caller (request_decide lifts it first, with a reason).
+        raise RedFlagActive(
+            "Signe de gravité actif : la demande reste au médecin régulateur tant que "
+            "l'alerte n'est pas levée ou confirmée."
+        )
     now = timezone.now()
     fields = {"status": to_status, "updated_at": now}
     if to_status in CLOSED_STATUSES:
@@ -612,9 +803,17 @@ def request_transition(
 WEB_AUTO_CODE_MIN_SCORE = 0.5
 
 
-def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
+def web_request_submit(
+    *,
+    cpts,
+    data: PatientInput,
+    motif_text: str,
+    red_flag_answers: dict[str, str | None] | None = None,
+) -> Request:
     """A patient's request from the CPTS web form: coded automatically when the matcher
-    is confident, confirmed by SMS/e-mail with a signed follow-up link."""
+    is confident, confirmed by SMS/e-mail with a signed follow-up link. The confirming
+    questions were all answered "non" (any "oui" stores nothing: web_views); a red flag
+    of the text still goes to the médecin régulateur (request_create)."""
     from django.conf import settings
     from django.urls import reverse
 
@@ -638,6 +837,7 @@ def web_request_submit(*, cpts, data: PatientInput, motif_text: str) -> Request:
             motif_text=motif_text,
             callback_phone=data.phone,
             callback_email=data.email,
+            red_flag_answers=red_flag_answers,
         )
         link = settings.SITE_URL + reverse("regulation:follow", args=[follow_token(req)])
         text = (

@@ -16,14 +16,16 @@ from relais.regulation.forms import (
     RequestForm,
 )
 from relais.regulation.handover import handover_initial
+from relais.regulation.models import RequestStatus
 from relais.regulation.red_flags import (
     age_in_years,
+    all_answered,
+    any_alarming,
     intake_questions,
     posted_answers,
     red_flag_banner,
     red_flag_panel,
 )
-from relais.regulation.models import RequestStatus
 from relais.regulation.selectors import (
     deadline_state,
     motif_suggestions,
@@ -338,10 +340,9 @@ def referral_new(request):
         # stored (no patient, no request), the professional is told to call the 15.
         form.is_valid()
         asked, answers = _asked_questions(form)
-        if any(a == "yes" for a in answers.values()):
+        if any_alarming(asked, answers):
             return render(request, "regulation/referral_call_15.html")
-        missing = [qid for qid, a in answers.items() if a not in ("yes", "no")]
-        if form.is_valid() and missing:
+        if form.is_valid() and not all_answered(asked, answers):
             form.add_error(
                 None,
                 "Le motif évoque un signe de gravité : répondez par Oui ou Non à chacune "

@@ -9,7 +9,14 @@ from relais.core.errors import ApplicationError
 from relais.orientation.selectors import active_booking_of
 from relais.regulation import web_limits
 from relais.regulation.forms import WebRequestForm
-from relais.regulation.selectors import motif_suggestions, request_by_follow_token
+from relais.regulation.red_flags import (
+    age_in_years,
+    any_alarming,
+    intake_questions,
+    posted_answers,
+    red_flag_panel,
+)
+from relais.regulation.selectors import request_by_follow_token
 from relais.regulation.services import PatientInput, web_request_submit
 from relais.territory.selectors import cpts_communes, cpts_get_public
 from relais.territory.service_hours import is_open, next_opening
@@ -26,29 +33,58 @@ def web_request(request, cpts_id):
             "regulation/web/closed.html",
             {"cpts": cpts, "next_opening": next_opening(cpts.service_hours, now)},
         )
-    form = WebRequestForm(request.POST or None, communes=cpts_communes(cpts=cpts))
+    asked = []
     if request.method == "POST":
-        # The red-flag answers come first: any "oui" and nothing is queued.
-        if form.red_flag_answered_yes():
+        # The confirming questions of the criteria the description matches are fields
+        # of the form: they must all be answered before anything is stored.
+        asked = intake_questions(
+            (request.POST.get("motif_text") or "")[:1000],
+            age_years=age_in_years(_posted_birth_date(request.POST)),
+        )
+    form = WebRequestForm(
+        request.POST or None,
+        communes=cpts_communes(cpts=cpts),
+        rf_panel=red_flag_panel(asked, {}),
+    )
+    if request.method == "POST":
+        # The red-flag answers come first: any "oui" (any answer that confirms a
+        # criterion) and nothing is queued.
+        if form.red_flag_answered_yes() or any_alarming(asked, posted_answers(request.POST, asked)):
             return render(request, "regulation/web/call_15.html", {"cpts": cpts})
-        if form.is_valid():
+        if form.criterion_questions_unanswered():
+            form.add_error(
+                None,
+                "Ce que vous décrivez appelle quelques questions importantes (en haut du "
+                "formulaire) : répondez-y, puis renvoyez votre demande.",
+            )
+        elif form.is_valid():
             data = form.cleaned_data
-            if motif_suggestions(text=data["motif_text"], limit=1).red_flag:
-                return render(request, "regulation/web/call_15.html", {"cpts": cpts})
             refusal = _abuse_refusal(request, cpts, form)
             if refusal is not None:
                 return refusal
             try:
+                # All "non": stored with the answers; a red flag of the text itself still
+                # sends the request to the médecin régulateur (request_create).
                 req = web_request_submit(
                     cpts=cpts,
                     data=PatientInput.from_cleaned(data),
                     motif_text=data["motif_text"],
+                    red_flag_answers=posted_answers(request.POST, asked) if asked else None,
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 return render(request, "regulation/web/thanks.html", {"cpts": cpts, "req": req})
     return _render_form(request, cpts, form)
+
+
+def _posted_birth_date(data):
+    from datetime import date
+
+    try:
+        return date.fromisoformat((data.get("birth_date") or "").strip())
+    except ValueError:
+        return None
 
 
 def _render_form(request, cpts, form, status=200):

@@ -55,6 +55,10 @@ def test_it_flags_a_red_flag_and_blocks_gp_booking_until_a_regulator_lifts_it(
     request_override_red_flag(request=req, user=regis, reason="douleur pariétale connue")
     req.refresh_from_db()
     assert req.red_flag_override_by == regis
+    # Lifted, it is still the régulateur's (issue 15): their decision sends it to the OSNP.
+    assert req.status == RequestStatus.TO_REGULATE
+    request_decide(request=req, user=regis, decision="consultation")
+    req.refresh_from_db()
     assert booking_create(request=req, slot=slot, operator=olivia)
     assert "Alerte de gravité levée" in " ".join(req.events.values_list("note", flat=True))
 

@@ -67,7 +67,9 @@ def test_it_records_a_web_request_coded_and_confirmed(client, web_cpts):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "overrides",
-    [{"rf_thorax": "oui"}, {"rf_enfant": "oui"}, {"motif_text": "je n'arrive plus à respirer"}],
+    # A red flag of the text alone now asks its confirming questions, then goes to the
+    # régulateur (tests/regulation/test_red_flag_routing.py).
+    [{"rf_thorax": "oui"}, {"rf_enfant": "oui"}],
 )
 def test_it_says_call_the_15_and_queues_nothing_on_any_red_flag(client, web_cpts, overrides):
     url = reverse("regulation:web_request", args=[web_cpts.public_id])
