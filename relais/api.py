@@ -19,21 +19,36 @@ class ClientToken(HttpBearer):
         client = api_client_authenticate(token=token)
         if client is None:
             return None
-        if api_client_throttled(
-            client=client, bucket="api", limit_per_minute=settings.RELAIS_API_RATE_LIMIT
-        ):
-            raise HttpError(429, "Trop de requêtes : réessayez dans une minute.")
-        request.api_client = client
-        request.relais_scope = scope_for_api_client(client)
-        # Partner access: every call leaves a trace (who, what), whatever it reads.
-        audit_record(
-            api_client=client.name,
-            role="api",
-            action="api",
-            object_type="api.call",
-            object_id=f"{request.method} {request.path}"[:64],
-        )
-        return client
+        return _client_authenticated(request, client)
+
+
+def client_certificate(request: HttpRequest):
+    """Mutual TLS: the API client of the certificate nginx verified (relais.accounts.
+    client_cert; headers believed only from RELAIS_TRUSTED_PROXIES)."""
+    from relais.accounts.client_cert import api_client_for_certificate
+
+    client = api_client_for_certificate(request)
+    if client is None:
+        return None
+    return _client_authenticated(request, client)
+
+
+def _client_authenticated(request: HttpRequest, client):
+    if api_client_throttled(
+        client=client, bucket="api", limit_per_minute=settings.RELAIS_API_RATE_LIMIT
+    ):
+        raise HttpError(429, "Trop de requêtes : réessayez dans une minute.")
+    request.api_client = client
+    request.relais_scope = scope_for_api_client(client)
+    # Partner access: every call leaves a trace (who, what), whatever it reads.
+    audit_record(
+        api_client=client.name,
+        role="api",
+        action="api",
+        object_type="api.call",
+        object_id=f"{request.method} {request.path}"[:64],
+    )
+    return client
 
 
 class RelaisSession(SessionAuth):
@@ -56,7 +71,7 @@ api = NinjaAPI(
         '`{"error": {"code": …, "message": …}}`.'
     ),
     urls_namespace="api",
-    auth=[ClientToken(), RelaisSession()],
+    auth=[client_certificate, ClientToken(), RelaisSession()],
     docs_url="/docs",
 )
 

@@ -298,6 +298,18 @@ RELAIS_BULK_MAX_AGE = env_int("RELAIS_BULK_MAX_AGE", 300)  # Cache-Control, seco
 # INT_R03: appointments reported to the national SAS platform (empty URL: not reported).
 RELAIS_SAS_FHIR_URL = os.environ.get("RELAIS_SAS_FHIR_URL", "")
 RELAIS_SAS_FHIR_TOKEN = os.environ.get("RELAIS_SAS_FHIR_TOKEN", "")
+# Mutual TLS towards the platform: our client certificate and key (PEM; IGC-Santé in
+# production) and the CA bundle its server certificate must chain to (empty: the
+# system's). No certificate set: the reports go with the bearer token only.
+RELAIS_SAS_CLIENT_CERT = os.environ.get("RELAIS_SAS_CLIENT_CERT", "")
+RELAIS_SAS_CLIENT_KEY = os.environ.get("RELAIS_SAS_CLIENT_KEY", "")
+RELAIS_SAS_CA = os.environ.get("RELAIS_SAS_CA", "")
+# INT_R02 deep link (relais.interop.regulators): the key the SAS platform signs its
+# regulator assertions with (HS256), their maximum age, and the life of the signed slot
+# links Relais puts in Slot.comment.
+RELAIS_SAS_LINK_KEY = os.environ.get("RELAIS_SAS_LINK_KEY", "")
+RELAIS_SAS_ASSERTION_SECONDS = env_int("RELAIS_SAS_ASSERTION_SECONDS", 300)
+RELAIS_SAS_LINK_MINUTES = env_int("RELAIS_SAS_LINK_MINUTES", 60)
 
 # Input limits (relais/core/middleware.py InputLimitsMiddleware, docs/security.md): a
 # body over 1 MiB answers 413 and JSON nested deeper than 32 levels 400, before parsing.

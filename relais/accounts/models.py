@@ -65,6 +65,13 @@ class ApiClient(PublicIdModel):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Or CPTS only (a CPTS's own software): requests, indicators and slots of those CPTS.
+    cpts_scope = models.ManyToManyField(Cpts, blank=True, related_name="+")
+    # Mutual TLS (relais.accounts.client_cert): SHA-256 of the client certificate (DER),
+    # lowercase hex; the certificate authenticates the client instead of the bearer token.
+    cert_fingerprint = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    cert_subject = models.CharField(max_length=300, blank=True)
+    cert_not_after = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

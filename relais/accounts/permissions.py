@@ -86,25 +86,36 @@ def scope_for(user) -> Scope:
 
 
 def scope_for_api_client(client) -> Scope:
-    from django.db.models import Exists, Q
+    from django.db.models import CharField, Exists, Q, Value
 
     from relais.territory.models import Sas
 
-    # A client limited to some SAS sees those; one without a limit sees every SAS
-    # (one query either way: it runs on every API call).
+    # A client limited to some SAS sees those; one limited to some CPTS sees those CPTS
+    # only (no SAS: requests, indicators and slots of the CPTS); one without a limit sees
+    # every SAS. One query either way (it runs on every API call): a UNION of the SAS rows
+    # and the CPTS limit rows.
     limits = client.sas_scope.through.objects.filter(apiclient_id=client.pk)
-    sas = list(
-        Sas.objects.filter(Q(pk__in=limits.values("sas_id")) | ~Exists(limits)).values_list(
-            "pk", "departement__code"
+    cpts_limits = client.cpts_scope.through.objects.filter(apiclient_id=client.pk)
+    kind = Value("sas", output_field=CharField())
+    sas = (
+        Sas.objects.filter(
+            Q(pk__in=limits.values("sas_id")) | (~Exists(limits) & ~Exists(cpts_limits))
         )
     )
     return Scope(
         roles=frozenset(f"scope:{s}" for s in client.scopes),
-        sas_ids=frozenset(pk for pk, _ in sas),
-        departement_codes=frozenset(code for _, code in sas),
+        sas_ids=frozenset(pk for k, pk, _ in rows if k == "sas"),
+        cpts_ids=frozenset(pk for k, pk, _ in rows if k == "cpts"),
+        departement_codes=frozenset(code for _, _, code in rows),
     )
 
+        .annotate(kind=kind)
+        .values_list("kind", "pk", "departement__code")
 
+    cpts = cpts_limits.annotate(kind=Value("cpts", output_field=CharField())).values_list(
+        "kind", "cpts_id", "cpts__sas__departement__code"
+    )
+    rows = list(sas.union(cpts, all=True))
 def require(*actions: str):
     """View decorator: login required, then one of the actions must be allowed for the
     user's roles."""

@@ -64,13 +64,18 @@ def api_client_authenticate(*, token: str) -> ApiClient | None:
     if not token or not token.startswith("rls_"):
         return None
     client = ApiClient.objects.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
-    now = timezone.now()
-    # "Last used" is informative: refreshing it once a minute spares a write per call.
-    if client is not None and (
-        client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1)
-    ):
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+    if client is not None:
+        api_client_touch(client)
     return client
+
+
+def api_client_touch(client: ApiClient) -> None:
+    """Record a use. "Last used" is informative: refreshing it once a minute spares a
+    write per call."""
+    now = timezone.now()
+    if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        client.last_used_at = now
 
 
 def api_client_throttled(*, client: ApiClient, bucket: str, limit_per_minute: int) -> bool:

@@ -37,6 +37,17 @@ def _address(value: str):
         return None
 
 
+def from_trusted_proxy(request) -> bool:
+    """Whether the request's immediate peer (REMOTE_ADDR) is one of
+    `RELAIS_TRUSTED_PROXIES`: only then are headers a proxy sets (X-Forwarded-For, the
+    mTLS verdict of relais.accounts.client_cert) the proxy's words, not the client's."""
+    if request is None:
+        return False
+    networks = _networks(tuple(getattr(settings, "RELAIS_TRUSTED_PROXIES", ()) or ()))
+    current = _address(request.META.get("REMOTE_ADDR", "") or "")
+    return current is not None and any(current in n for n in networks)
+
+
 def client_ip(request) -> str:
     """The client's address: REMOTE_ADDR, unless REMOTE_ADDR is one of
     `RELAIS_TRUSTED_PROXIES` (IPs or CIDRs, default empty): then X-Forwarded-For is read

@@ -60,3 +60,35 @@ class PartnerSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RegulatorAccount(models.Model):
+    """A médecin régulateur account managed by the national SAS platform (INT_R02:
+    POST/PUT Practitioner). Known by the national id (IDNPS, urn:oid:1.2.250.1.71.4.2.1)
+    and/or the SAS technical id (INTRN, urn:oid:1.2.250.1.213.3.6); `active` is the
+    platform's habilitation. The user has no usable password: it signs in only through
+    the platform's signed deep link (relais.interop.regulators)."""
+
+    user = models.OneToOneField(
+        "accounts.User", on_delete=models.CASCADE, related_name="sas_regulator"
+    )
+    national_id = models.CharField(max_length=30, unique=True, null=True, blank=True)
+    technical_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    email = models.EmailField(max_length=200)
+    active = models.BooleanField(default=True)
+    managed_by = models.CharField(max_length=100)  # the API client (platform) name
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "compte régulateur SAS"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(national_id__isnull=False)
+                | models.Q(technical_id__isnull=False),
+                name="regulator_has_an_identifier",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"régulateur {self.pk}"

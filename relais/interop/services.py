@@ -410,7 +410,20 @@ def _queue_report(report_id: int, *, delay_seconds: int = 0) -> None:
     task.enqueue(report_id)
 
 
-def _http(method: str, url: str, *, token: str = "", body: dict | None = None):
+def sas_tls_context():
+    """The TLS context of the calls to the SAS platform: our client certificate
+    (RELAIS_SAS_CLIENT_CERT/KEY) and the platform's CA (RELAIS_SAS_CA); None when no
+    certificate is configured (default verification, bearer token only)."""
+    import ssl
+
+    if not settings.RELAIS_SAS_CLIENT_CERT:
+        return None
+    context = ssl.create_default_context(cafile=settings.RELAIS_SAS_CA or None)
+    context.load_cert_chain(settings.RELAIS_SAS_CLIENT_CERT, settings.RELAIS_SAS_CLIENT_KEY or None)
+    return context
+
+
+def _http(method: str, url: str, *, token: str = "", body: dict | None = None, tls_context=None):
     """(status, parsed JSON or None). Network errors raise OSError."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - configured URL
@@ -420,7 +433,7 @@ def _http(method: str, url: str, *, token: str = "", body: dict | None = None):
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT, context=tls_context) as resp:  # noqa: S310
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -460,6 +473,7 @@ def sas_report_deliver(*, report_id: int) -> str:
                 url,
                 token=getattr(settings, "RELAIS_SAS_FHIR_TOKEN", ""),
                 body=report.payload,
+                tls_context=sas_tls_context(),
             )
             error = "" if 200 <= status < 300 else f"HTTP {status}"
         except OSError as exc:

@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from relais.accounts.client_cert import request_api_client
 from relais.accounts.permissions import require, scope_for, scope_for_api_client
-from relais.accounts.services import api_client_authenticate, api_client_throttled
+from relais.accounts.services import api_client_throttled
 from relais.agenda.models import Slot
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
@@ -82,10 +83,12 @@ def fhir_endpoint(actions: dict[str, str]):
                 return fhir_error(405, "Méthode non prise en charge.", Allow=", ".join(actions))
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-            client = api_client_authenticate(token=token)
+            client = request_api_client(request, token=token)  # mTLS certificate, else token
             if client is None:
                 return fhir_error(
-                    401, "Authentification requise (jeton porteur).", WWW_Authenticate="Bearer"
+                    401,
+                    "Authentification requise (certificat client enregistré ou jeton porteur).",
+                    WWW_Authenticate="Bearer",
                 )
             if _rate_limited(client):
                 response = fhir_error(429, "Trop de requêtes : réessayez dans une minute.")

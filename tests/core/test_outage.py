@@ -45,7 +45,7 @@ def test_it_answers_the_api_with_a_structured_503(db):
 
 def test_it_answers_fhir_with_an_operation_outcome_503(db):
     client = Client(raise_request_exception=False)
-    with mock.patch("relais.interop.views.api_client_authenticate", _down):
+    with mock.patch("relais.accounts.services.api_client_authenticate", _down):
         response = client.get("/fhir/Slot", HTTP_AUTHORIZATION="Bearer rls_x")
     assert response.status_code == 503
     body = response.json()

@@ -38,15 +38,32 @@ class Command(BaseCommand):
             help="Limiter le jeton aux SAS de ces départements (codes séparés par des virgules, "
             "ex. 91,43) ; sans cette option, le jeton vaut pour tous les territoires.",
         )
+        parser.add_argument(
+            "--client-cert",
+            default="",
+            metavar="FICHIER.pem",
+            help="Certificat client (PEM) qui authentifie ce client en TLS mutuel, "
+            "sans jeton (plateforme nationale SAS : certificat IGC-Santé).",
+        )
 
-    def handle(self, *args, name, scopes, sas, **options):
+    def handle(self, *args, name, scopes, sas, client_cert, **options):
+        from relais.accounts.client_cert import api_client_set_certificate
+
         territories = sas_of_departements(sas) if sas else []
+        pem = None
+        if client_cert:
+            try:
+                with open(client_cert, "rb") as handle:
+                    pem = handle.read()
+            except OSError as exc:
+                raise CommandError(f"--client-cert : lecture impossible ({exc}).") from exc
         try:
             with transaction.atomic():
                 client, token = api_client_create(
                     name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()]
                 )
                 client.sas_scope.set(territories)
+                cert = api_client_set_certificate(client=client, pem=pem) if pem else None
                 audit_record(
                     action="create",
                     obj=client,
@@ -58,6 +75,11 @@ class Command(BaseCommand):
             f"Client API « {client.name} » créé, portées : {', '.join(client.scopes)} ; "
             f"territoire : {_territories(territories)}."
         )
+        if cert is not None:
+            self.stdout.write(
+                f"Certificat client : {cert.subject} (SHA-256 {cert.fingerprint}, "
+                f"valable jusqu'au {cert.not_after:%d/%m/%Y})."
+            )
         self.stdout.write("Conservez ce jeton, il ne sera plus affiché :")
         self.stdout.write(token)
 
