@@ -368,8 +368,6 @@ def slot_cancel_booking(*, slot: Slot, actor=None, reason: str = ""):
     """The professional cancels a booked slot: the booking is cancelled (the request
     goes back to the operators' worklist), the patient is told by SMS, and the slot
     is closed rather than offered again."""
-    from relais.notifications.models import NotificationChannel
-    from relais.notifications.services import notification_create
     from relais.orientation.models import BookingStatus
     from relais.orientation.services import booking_cancel
 
@@ -387,18 +385,7 @@ def slot_cancel_booking(*, slot: Slot, actor=None, reason: str = ""):
             reason=reason or "annulé par le professionnel",
         )
         Slot.objects.filter(pk=slot.pk, status=SlotStatus.FREE).update(status=SlotStatus.BLOCKED)
-        local = timezone.localtime(slot.start)
-        notification_create(
-            kind="booking_cancelled_patient",
-            channel=NotificationChannel.SMS,
-            recipient=booking.request.callback_phone,
-            body=(
-                f"Relais : votre rendez-vous du {local:%d/%m à %H:%M} avec "
-                f"{slot.professional.display_name} est annulé par le cabinet. "
-                "Le service d'accès aux soins vous rappelle pour un autre rendez-vous."
-            ),
-            booking=booking,
-        )
+        # The patient's messages are written by booking_cancel (every cancellation).
     return booking
 
 

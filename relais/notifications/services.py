@@ -150,6 +150,51 @@ def notify_booking_created(*, booking) -> list[Notification]:
     return created
 
 
+def notify_booking_cancelled(*, booking, by_professional: bool = False) -> list[Notification]:
+    """A cancelled booking, whoever cancelled it (operator, professional, API, FHIR,
+    niveau 2): the patient (SMS and e-mail to this request's contact) and the professional
+    who was told a patient was coming (SMS, no identity) are told. Called inside the
+    cancelling transaction: a rollback drops the messages with it."""
+    slot, req = booking.slot, booking.request
+    when = _when(slot.start)
+    professional = slot.professional
+    who = "par le cabinet" if by_professional else "par le service d'accès aux soins"
+    patient_text = (
+        f"Relais : votre rendez-vous du {when} avec {professional.display_name} est annulé "
+        f"{who}. Le service d'accès aux soins vous rappelle pour vous proposer une autre "
+        "solution. En cas d'aggravation, appelez le 15."
+    )
+    messages = [
+        {
+            "kind": "booking_cancelled_patient",
+            "channel": NotificationChannel.SMS,
+            "recipient": req.callback_phone,
+            "body": patient_text,
+            "booking": booking,
+        },
+        {
+            "kind": "booking_cancelled_patient",
+            "channel": NotificationChannel.EMAIL,
+            "recipient": req.callback_email,
+            "subject": "Votre rendez-vous de soins non programmés est annulé",
+            "body": patient_text,
+            "booking": booking,
+        },
+    ]
+    if not by_professional:  # the professional who cancelled knows it already
+        messages.append(
+            {
+                "kind": "booking_cancelled_professional",
+                "channel": NotificationChannel.SMS,
+                "recipient": professional.phone,
+                "body": f"Relais : le patient SNP du {when} ne viendra pas (rendez-vous "
+                "annulé). Le créneau est de nouveau libre. Détails dans Relais.",
+                "booking": booking,
+            }
+        )
+    return notifications_create(messages)
+
+
 def notify_level2_offer(*, offer) -> list[Notification]:
     """The anonymised request (age, motif, commune, delay — no name) to a volunteer."""
     from django.urls import reverse

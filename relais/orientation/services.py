@@ -15,6 +15,7 @@ from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from relais.directory.models import Delegation, Profession, Professional
 from relais.notifications.services import (
+    notify_booking_cancelled,
     notify_booking_created,
     notify_coordinators_level2,
     notify_level2_offer,
@@ -505,6 +506,13 @@ def booking_cancel(
         )
         audit_record(user=actor, api_client=api_client, action="cancel", obj=booking, reason=reason)
         booking.status = BookingStatus.CANCELLED
+        # Whoever cancels, the patient and the professional are told (outbox, this
+        # transaction); the professional who cancelled it himself is not texted about it.
+        notify_booking_cancelled(
+            booking=booking,
+            by_professional=scope.professional_id is not None
+            and scope.professional_id == booking.slot.professional_id,
+        )
         _report_to_sas(booking)
     return booking
 

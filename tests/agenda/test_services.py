@@ -165,7 +165,7 @@ def test_it_cancels_a_booking_back_to_the_worklist_and_tells_the_patient(dr_alic
     assert booking.status == BookingStatus.CANCELLED
     assert request.status == RequestStatus.OPEN
     assert slot.status == SlotStatus.BLOCKED
-    sms = Notification.objects.get(kind="booking_cancelled_patient")
+    sms = Notification.objects.get(kind="booking_cancelled_patient", channel="sms")
     assert "annulé" in sms.body and sms.recipient == request.patient.phone
     with pytest.raises(ApplicationError, match="Aucun rendez-vous"):
         slot_cancel_booking(slot=slot)

@@ -439,6 +439,7 @@ READ_ONLY_PAGES = {
     "regulation:patient_export",
     "regulation:request_detail",
     "regulation:worklist",
+    "regulation:worklist_live",
     "territory:communes",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
