@@ -112,8 +112,18 @@ def scope_for_api_client(client) -> Scope:
         .annotate(kind=kind)
         .values_list("kind", "pk", "departement__code")
 
-    cpts = cpts_limits.annotate(kind=Value("cpts", output_field=CharField())).values_list(
-        "kind", "cpts_id", "cpts__sas__departement__code"
+def cpts_limit_q(scope: Scope, *, professional: str = "professional"):
+    """The professionals a CPTS-only scope may see (an API client limited to some CPTS:
+    those CPTS's members, main or other CPTS); no restriction for any other scope. Reads
+    by département (the FHIR Slot search) add it so that a CPTS's software never sees
+    the other CPTS of its département."""
+    from django.db.models import Q
+
+    if scope.sas_ids or not scope.cpts_ids:
+        return Q()
+    ids = sorted(scope.cpts_ids)
+    return Q(**{f"{professional}__cpts_id__in": ids}) | Q(
+        **{f"{professional}__other_cpts__in": ids}
     )
     rows = list(sas.union(cpts, all=True))
 def require(*actions: str):

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from relais.accounts.permissions import Scope
+from relais.accounts.permissions import Scope, cpts_limit_q
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import ApplicationError
 from relais.interop import resources as r
@@ -133,6 +133,7 @@ def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -
             professional__active=True,
             practice__commune__departement__code__in=scope.departement_codes,
         )
+        .filter(cpts_limit_q(scope))  # a CPTS-limited client: its CPTS's professionals
         .filter(Q(held_until__isnull=True) | Q(held_until__lt=now))
         .select_related("professional__cpts", "practice__commune")
         .order_by("start", "pk")
