@@ -16,6 +16,19 @@ CHANNELS = [
     ("for_public", "Prise de rendez-vous en ligne"),
     ("for_partners", "Logiciels partenaires"),
 ]
+# Every date a page accepts lies in these years (issue 19: year 9999 overflowed, a 500).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def bounded_day(value):
+    """A date field's value, refused in French outside MIN_YEAR..MAX_YEAR."""
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise forms.ValidationError(
+            f"Date hors limites : choisissez une date entre {MIN_YEAR} et {MAX_YEAR}."
+        )
+    return value
+
+
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -64,6 +77,12 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.practices = {str(p.public_id): p for p in professional.practices.all()}
         self.fields["practice"].choices = [(key, str(p)) for key, p in self.practices.items()]
+
+    def clean_valid_from(self):
+        return bounded_day(self.cleaned_data.get("valid_from"))
+
+    def clean_valid_until(self):
+        return bounded_day(self.cleaned_data.get("valid_until"))
 
     def clean_motifs(self):
         codes = [c.strip().upper() for c in self.cleaned_data["motifs"].split(",") if c.strip()]
@@ -132,6 +151,21 @@ class AbsenceForm(forms.Form):
     end_time = forms.TimeField(label="Jusqu'à", required=False, widget=TIME)
     label = forms.CharField(label="Libellé", required=False, max_length=100)
 
+    def clean_first_day(self):
+        return bounded_day(self.cleaned_data["first_day"])
+
+    def clean_last_day(self):
+        return bounded_day(self.cleaned_data["last_day"])
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last and last < first:
+            self.add_error(
+                "last_day", "Le dernier jour de l'absence précède le premier : vérifiez les dates."
+            )
+        return data
+
     def period(self) -> tuple[datetime, datetime]:
         data = self.cleaned_data
         start = timezone.make_aware(
@@ -143,6 +177,37 @@ class AbsenceForm(forms.Form):
             end = timezone.make_aware(
                 datetime.combine(data["last_day"] + timedelta(days=1), time(0))
             )
+        return start, end
+
+
+class OneOffForm(forms.Form):
+    """One slot (or a plage of N patients) on a given day, outside any weekly rule."""
+
+    day = forms.DateField(label="Jour", widget=DATE)
+    start_time = forms.TimeField(label="De", widget=TIME)
+    end_time = forms.TimeField(label="À", widget=TIME)
+    practice = forms.ChoiceField(label="Lieu")
+    modality = forms.ChoiceField(label="Modalité", choices=Modality.choices)
+    channels = forms.MultipleChoiceField(
+        label="Visible par",
+        choices=CHANNELS,
+        initial=["for_sas", "for_cpts"],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choisissez au moins un canal."},
+    )
+
+    def __init__(self, *args, professional, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.practices = {str(p.public_id): p for p in professional.practices.all()}
+        self.fields["practice"].choices = [(k, str(p)) for k, p in self.practices.items()]
+
+    def clean_day(self):
+        return bounded_day(self.cleaned_data["day"])
+
+    def period(self) -> tuple[datetime, datetime]:
+        data = self.cleaned_data
+        start = timezone.make_aware(datetime.combine(data["day"], data["start_time"]))
+        end = timezone.make_aware(datetime.combine(data["day"], data["end_time"]))
         return start, end
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path(P + "regles/<uuid:rule_id>/supprimer/", views.rule_remove, name="rule_remove"),
     path(P + "absences/", views.absence_new, name="absence_new"),
     path(P + "absences/<uuid:absence_id>/supprimer/", views.absence_remove, name="absence_remove"),
+    path(P + "creneaux/nouveau/", views.slot_new, name="slot_new"),
     path(P + "creneaux/<uuid:slot_id>/fermer/", views.slot_close, name="slot_close"),
     path(P + "import/", views.ics_import, name="import"),
     path(P + "ical/", views.feed_settings, name="feed_settings"),

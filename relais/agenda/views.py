@@ -13,7 +13,15 @@ from django.views.decorators.http import require_POST
 
 from relais.accounts.permissions import require, scope_for
 from relais.agenda import ical
-from relais.agenda.forms import AbsenceForm, ImportForm, ParticipationForm, RuleForm
+from relais.agenda.forms import (
+    MAX_YEAR,
+    MIN_YEAR,
+    AbsenceForm,
+    ImportForm,
+    OneOffForm,
+    ParticipationForm,
+    RuleForm,
+)
 from relais.agenda.models import SlotStatus
 from relais.agenda.selectors import (
     agenda_professionals_for,
@@ -214,6 +222,41 @@ def slot_close(request, pro, slot_id):
 
 
 @require("agenda.manage")
+def slot_new(request, pro):
+    """A one-off slot on a given day (outside the weekly rules), from the phone."""
+    professional = professional_for_agenda(user=request.user, public_id=pro)
+    form = OneOffForm(request.POST or None, professional=professional)
+    if request.method == "POST" and form.is_valid():
+        start, end = form.period()
+        try:
+            result = slots_create_one_off(
+                professional=professional,
+                practice=form.practices.get(form.cleaned_data["practice"]),
+                items=[OneOff(start, end)],
+                modality=form.cleaned_data["modality"],
+                channels=form.cleaned_data["channels"],
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            when = (
+                f"{timezone.localtime(start):%d/%m/%Y de %H:%M} à {timezone.localtime(end):%H:%M}"
+            )
+            if result.created:
+                messages.success(
+                    request, f"Créneau ajouté le {when} : il est proposé dès maintenant."
+                )
+                return _home(professional)
+            form.add_error(
+                None,
+                f"Aucun créneau ajouté : le {when} chevauche un créneau déjà présent dans votre "
+                "agenda.",
+            )
+    return render(request, "agenda/slot_form.html", {"pro": professional, "form": form})
+
+
+@require("agenda.manage")
 def ics_import(request, pro):
     professional = professional_for_agenda(user=request.user, public_id=pro)
     form = ImportForm(request.POST or None, request.FILES or None, professional=professional)
@@ -319,20 +362,35 @@ def feed(request, token):
 
 
 def _month(value: str | None) -> date:
-    today = timezone.localdate()
-    if value:
-        try:
-            year, month = (int(part) for part in value.split("-"))
-            return date(year, month, 1)
-        except ValueError:
-            pass
-    return today.replace(day=1)
+    """`mois` (AAAA-MM), this month by default; refused (French) outside MIN_YEAR..MAX_YEAR
+    before any date arithmetic (December 9999 and January 0001 were 500s)."""
+    if not value:
+        return timezone.localdate().replace(day=1)
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise ApplicationError("Mois invalide : utilisez AAAA-MM, par exemple 2026-03.") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ApplicationError(
+            f"Mois hors limites : choisissez un mois entre {MIN_YEAR} et {MAX_YEAR}."
+        )
+    return first
+
+
+def _bad_request(request, message: str) -> HttpResponse:
+    return render(
+        request, "core/error.html", {"title": "Demande invalide", "message": message}, status=400
+    )
 
 
 @require("agenda.manage")
 def statement(request, pro):
     professional = professional_for_agenda(user=request.user, public_id=pro)
-    month = _month(request.GET.get("mois"))
+    try:
+        month = _month(request.GET.get("mois"))
+    except ApplicationError as exc:
+        return _bad_request(request, exc.message)
     result = participation_statement(professional=professional, month=month)
     if request.GET.get("format") == "pdf":
         pdf = report_pdf(
@@ -390,6 +448,8 @@ def statement(request, pro):
         return response
     previous = (month.replace(day=1) - date.resolution).replace(day=1)
     following = (month.replace(day=28) + date.resolution * 5).replace(day=1)
+    previous = previous if previous.year >= MIN_YEAR else None
+    following = following if following.year <= MAX_YEAR else None
     return render(
         request,
         "agenda/statement.html",

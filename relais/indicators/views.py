@@ -16,6 +16,8 @@ from relais.accounts.permissions import require, scope_for
 from relais.core.errors import ApplicationError, NotFound
 from relais.indicators.exports import display_cell, report_pdf, table_csv, tables_xlsx
 from relais.indicators.selectors import (
+    FIRST_YEAR,
+    LAST_YEAR,
     Territory,
     indicators_dashboard,
     month_bounds,
@@ -80,9 +82,16 @@ def _month(params) -> tuple[date, date]:
         return month_bounds(timezone.localdate().replace(day=1) - timedelta(days=1))
     try:
         year, month = (int(part) for part in value.split("-"))
-        return month_bounds(date(year, month, 1))
+        first = date(year, month, 1)
     except ValueError:
         raise ApplicationError("Mois invalide : utilisez AAAA-MM.") from None
+    # Bounded before any date arithmetic: December 9999 overflowed (a 500).
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ApplicationError(
+            f"Mois hors limites : choisissez un mois entre {FIRST_YEAR} et {LAST_YEAR}.",
+            code="invalid_period",
+        )
+    return month_bounds(first)
 
 
 def _bad_request(request, message: str) -> HttpResponse:
