@@ -24,9 +24,43 @@ SYSTEM_SPECIALTY = (
 SYSTEM_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SYSTEM_APPOINTMENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0276"
 SYSTEM_CISP2 = "urn:oid:1.2.250.1.213.2.10"  # CISP-2 (French ICPC-2)
-SYSTEM_RELAIS_BOOKING = "urn:relais:booking"  # Relais's own appointment id
-# Not from the ANS IG (its exact R4 mechanism is to be confirmed): Relais's own extension.
-EXT_SERVICE_TYPE_REFERENCE = "urn:relais:fhir:service-type-reference"
+SYSTEM_RELAIS_BOOKING = "urn:relais:booking"  # former system of Relais's ids (still read)
+SYSTEM_V2_0203 = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203"
+SYSTEM_FR_CORE_V2_0203 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+SYSTEM_LOCATION_ID_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-location-identifier-type"
+SYSTEM_TRE_R66 = (
+    "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/"
+    "TRE-R66-CategorieEtablissement"
+)
+# The ANS IG's R5 cross-version extension: Slot.serviceType is a CodeableReference in R5.
+EXT_SERVICE_TYPE_REFERENCE = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-Slot.serviceType"
+)
+EXT_APPOINTMENT_OPERATOR = "http://interopsante.org/fhir/StructureDefinition/FrAppointmentOperator"
+
+# Canonical URLs of the ANS IG v1.2.0 profiles (tests/interop/ig/package).
+_IG = "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition"
+PROFILE_SLOT = "http://sas.fr/fhir/StructureDefinition/FrSlotAgregateur"
+PROFILE_SLOT_CPTS = f"{_IG}/sas-cpts-slot-aggregator"
+PROFILE_SCHEDULE = "http://sas.fr/fhir/StructureDefinition/FrScheduleAgregateur"
+PROFILE_PRACTITIONER = "http://sas.fr/fhir/StructureDefinition/FrPractitionerAgregateur"
+PROFILE_ROLE = "http://sas.fr/fhir/StructureDefinition/FrPractitionerRoleExerciceAgregateur"
+PROFILE_LOCATION = "http://sas.fr/fhir/StructureDefinition/FrLocationAgregateur"
+PROFILE_HEALTHCARE_SERVICE = f"{_IG}/sas-cpts-healthcareservice-aggregator"
+PROFILE_ORGANIZATION = f"{_IG}/sas-cpts-organization-aggregator"
+PROFILE_APPOINTMENT = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
+# French overseas prefixes (0262… → +262…), else +33.
+_OVERSEAS = {
+    "0262": "+262",
+    "0692": "+262",
+    "0693": "+262",
+    "0590": "+590",
+    "0690": "+590",
+    "0596": "+596",
+    "0696": "+596",
+    "0594": "+594",
+    "0694": "+594",
+}
 
 MODALITY_SERVICE_TYPE = {
     Modality.CABINET: ("AMB", "ambulatory"),
@@ -36,15 +70,57 @@ MODALITY_SERVICE_TYPE = {
 
 
 def rpps_identifier(rpps: str) -> dict:
-    return {"system": SYSTEM_RPPS, "value": f"8{rpps}"}
+    """IDNPS of a professional: 8 + RPPS, typed IDNPS (FrPractitioner)."""
+    return {
+        "type": {"coding": [{"system": SYSTEM_V2_0203, "code": "IDNPS"}]},
+        "system": SYSTEM_RPPS,
+        "value": f"8{rpps}",
+    }
 
 
 def finess_identifier(finess: str) -> dict:
-    return {"system": SYSTEM_STRUCTURE, "value": f"1{finess}"}
+    """IDNST of a CPTS: 1 + FINESS, typed IDNST (fr-core), as the IG's Organization."""
+    return {
+        "type": {"coding": [{"system": SYSTEM_FR_CORE_V2_0203, "code": "IDNST"}]},
+        "system": SYSTEM_STRUCTURE,
+        "value": f"1{finess}",
+    }
+
+
+def rpps_rang_identifier(rpps: str, rang: int) -> dict:
+    """IDNST of a professional's cabinet: 4 + RPPS + rang on 3 digits (RPPS-rang)."""
+    return {
+        "type": {"coding": [{"system": SYSTEM_V2_0203, "code": "IDNST"}]},
+        "system": SYSTEM_STRUCTURE,
+        "value": f"4{rpps}{rang:03d}",
+    }
+
+
+def phone_e164(raw: str) -> str | None:
+    """A French number as the IG writes it (+33…, +262…), None when it is not one."""
+    digits = "".join(ch for ch in raw or "" if ch.isdigit() or ch == "+")
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits.startswith("+"):
+        return digits if 11 <= len(digits) <= 13 and digits[1:].isdigit() else None
+    if len(digits) == 10 and digits.startswith("0"):
+        prefix = _OVERSEAS.get(digits[:4])
+        return f"{prefix}{digits[1:]}" if prefix else f"+33{digits[1:]}"
+    return None
 
 
 def iso(dt) -> str:
     return timezone.localtime(dt).isoformat(timespec="seconds")
+
+
+def instant(dt) -> str:
+    """The IG's dateTime form: milliseconds and offset (2026-12-02T10:20:00.000+01:00)."""
+    return timezone.localtime(dt).isoformat(timespec="milliseconds")
+
+
+def identifier_system() -> str:
+    """The installation's URL for the identifiers it gives (INT_R03 Appointment.identifier)."""
+    return getattr(settings, "RELAIS_FHIR_IDENTIFIER_SYSTEM", "") or f"{base_url()}/Appointment"
 
 
 def base_url() -> str:
@@ -63,48 +139,48 @@ def role_id(professional_id: int, practice_id: int) -> str:
     return f"role-{professional_id}-{practice_id}"
 
 
-def security_labels(slot: Slot) -> list[dict]:
+def slot_types(slot: Slot, *, cpts: bool = True) -> list[str]:
+    """The TRE_R314 types a slot is open to; SNP only for a SAS participant, CPTS only
+    for a member of a CPTS (`cpts`), whatever the slot's own flags."""
     codes = []
     if slot.for_public:
         codes.append("PUBLIC")
     if slot.for_partners:
         codes.append("PRO")
-    if slot.for_sas:
+    if slot.for_sas and slot.professional.sas_participant:
         codes.append("SNP")
-    if slot.for_cpts:
+    if slot.for_cpts and cpts:
         codes.append("CPTS")
+    return codes
+
+
+def security_labels(slot: Slot, codes: list[str] | None = None) -> list[dict]:
+    codes = slot_types(slot) if codes is None else codes
     return [{"system": SYSTEM_TYPE_CRENEAU, "code": c} for c in codes]
+
+
+def specialty(pro: Professional) -> list[dict]:
+    """TRE_R38, always: the professional's, else médecine générale for a physician."""
+    from relais.directory.models import Profession
+
+    code = pro.specialty or ("SM54" if pro.profession == Profession.MEDECIN else "")
+    return [{"coding": [{"system": SYSTEM_SPECIALTY, "code": code}]}] if code else []
 
 
 def slot_deep_link(slot: Slot) -> str:
     return settings.SITE_URL + reverse("interop:slot_open", args=[slot.public_id])
 
 
-def slot_resource(slot: Slot, *, cpts: Cpts | None = None) -> dict:
+def slot_resource(
+    slot: Slot, *, cpts_list=(), cpts_variant: bool = False, types: list[str] | None = None
+) -> dict:
+    """One Slot (one per plage: appointmentType WALKIN). In the CPTS variant (INT_R04)
+    the IG's CPTS profile, and one serviceType TRE_R66 604 per CPTS that sees the slot,
+    carrying the R5 cross-version extension that references its HealthcareService."""
     code, display = MODALITY_SERVICE_TYPE.get(slot.modality, MODALITY_SERVICE_TYPE["cabinet"])
-    resource = {
-        "resourceType": "Slot",
-        "id": str(slot.public_id),
-        "meta": {"security": security_labels(slot)},
-        "serviceType": [
-            {"coding": [{"system": SYSTEM_ACT_CODE, "code": code, "display": display}]}
-        ],
-        "appointmentType": {"coding": [{"system": SYSTEM_APPOINTMENT_TYPE, "code": "ROUTINE"}]},
-        "schedule": {"reference": f"Schedule/{schedule_id(slot)}"},
-        "status": "free" if slot.status == "free" else "busy",
-        "start": iso(slot.start),
-        "end": iso(slot.end),
-        "comment": slot_deep_link(slot),
-    }
-    if slot.professional.specialty:
-        resource["specialty"] = [
-            {"coding": [{"system": SYSTEM_SPECIALTY, "code": slot.professional.specialty}]}
-        ]
-    if slot.is_plage:
-        resource["overbooked"] = False
-    if cpts is not None:
-        # R4 has no CodeableReference: the reference rides in an extension of serviceType.
-        resource["serviceType"].append(
+    service_types = [{"coding": [{"system": SYSTEM_ACT_CODE, "code": code, "display": display}]}]
+    for cpts in cpts_list:
+        service_types.append(
             {
                 "extension": [
                     {
@@ -112,9 +188,43 @@ def slot_resource(slot: Slot, *, cpts: Cpts | None = None) -> dict:
                         "valueReference": {"reference": f"HealthcareService/hs-{cpts.pk}"},
                     }
                 ],
+                "coding": [
+                    {
+                        "system": SYSTEM_TRE_R66,
+                        "code": "604",
+                        "display": "Communauté Professionnelle Territoriale de Santé (CPTS)",
+                    }
+                ],
                 "text": cpts.name,
             }
         )
+    resource = {
+        "resourceType": "Slot",
+        "id": str(slot.public_id),
+        "meta": {
+            "profile": [PROFILE_SLOT_CPTS if cpts_variant else PROFILE_SLOT],
+            "security": security_labels(slot, types),
+        },
+        "serviceType": service_types,
+        "appointmentType": {
+            "coding": [
+                {
+                    "system": SYSTEM_APPOINTMENT_TYPE,
+                    "code": "WALKIN" if slot.is_plage else "ROUTINE",
+                }
+            ]
+        },
+        "schedule": {"reference": f"Schedule/{schedule_id(slot)}"},
+        "status": "free" if slot.status == "free" else "busy",
+        "start": instant(slot.start),
+        "end": instant(slot.end),
+        "comment": slot_deep_link(slot),
+    }
+    if not resource["meta"]["security"]:
+        del resource["meta"]["security"]
+    spec = specialty(slot.professional)
+    if spec:
+        resource["specialty"] = spec
     return resource
 
 
@@ -122,6 +232,7 @@ def schedule_resource(slot: Slot) -> dict:
     return {
         "resourceType": "Schedule",
         "id": schedule_id(slot),
+        "meta": {"profile": [PROFILE_SCHEDULE]},
         "active": True,
         "actor": [
             {"reference": f"Practitioner/{slot.professional.public_id}"},
@@ -134,6 +245,7 @@ def practitioner_resource(pro: Professional) -> dict:
     return {
         "resourceType": "Practitioner",
         "id": str(pro.public_id),
+        "meta": {"profile": [PROFILE_PRACTITIONER]},
         "identifier": [rpps_identifier(pro.rpps)],
         "active": pro.active,
         "name": [{"family": pro.last_name, "given": [pro.first_name]}],
@@ -142,73 +254,112 @@ def practitioner_resource(pro: Professional) -> dict:
 
 def _address(practice: Practice) -> dict:
     commune = practice.commune
-    address = {"line": [practice.address], "city": commune.name}
+    address = {"line": [practice.address or practice.name], "city": commune.name}
     if commune.postal_codes:
         address["postalCode"] = commune.postal_codes.split(";")[0]
     return address
 
 
-def location_resource(practice: Practice, *, id_: str | None = None) -> dict:
-    resource = {
-        "resourceType": "Location",
-        "id": id_ or str(practice.public_id),
-        "name": practice.name,
-        "address": _address(practice),
-        "position": {"latitude": practice.latitude, "longitude": practice.longitude},
+def location_identifier(practice: Practice) -> dict:
+    return {
+        "type": {"coding": [{"system": SYSTEM_LOCATION_ID_TYPE, "code": "INTRN"}]},
+        "system": f"{base_url()}/Location",
+        "value": str(practice.public_id),
     }
-    if practice.phone:
-        resource["telecom"] = [{"system": "phone", "value": practice.phone}]
+
+
+def location_resource(practice: Practice, *, id_: str | None = None, profile: bool = False) -> dict:
+    resource = {"resourceType": "Location", "id": id_ or str(practice.public_id)}
+    if profile:
+        resource["meta"] = {"profile": [PROFILE_LOCATION]}
+    resource.update(
+        identifier=[location_identifier(practice)],
+        name=practice.name,
+        address=_address(practice),
+        position={"latitude": practice.latitude, "longitude": practice.longitude},
+    )
+    phone = phone_e164(practice.phone)
+    if phone:
+        resource["telecom"] = [{"system": "phone", "value": phone}]
     return resource
+
+
+def practice_rang(pro: Professional, practice: Practice) -> int:
+    """The place's rank among the professional's places (1, 2…), stable by creation."""
+    ids = list(pro.practices.order_by("pk").values_list("pk", flat=True))
+    return ids.index(practice.pk) + 1 if practice.pk in ids else 1
 
 
 def practitioner_role_resource(pro: Professional, practice: Practice) -> dict:
     resource = {
         "resourceType": "PractitionerRole",
         "id": role_id(pro.pk, practice.pk),
-        "contained": [location_resource(practice, id_="loc")],
+        "meta": {"profile": [PROFILE_ROLE]},
+        "contained": [location_resource(practice, id_="loc", profile=True)],
         "active": pro.active,
         "practitioner": {"reference": f"Practitioner/{pro.public_id}"},
+        "organization": {
+            "identifier": rpps_rang_identifier(pro.rpps, practice_rang(pro, practice)),
+            "display": practice.name,
+        },
         "location": [{"reference": "#loc"}],
     }
-    if pro.specialty:
-        resource["specialty"] = [{"coding": [{"system": SYSTEM_SPECIALTY, "code": pro.specialty}]}]
-    if pro.phone:
-        resource["telecom"] = [{"system": "phone", "value": pro.phone}]
+    spec = specialty(pro)
+    if spec:
+        resource["specialty"] = spec
+    phone = phone_e164(pro.phone) or phone_e164(practice.phone)
+    if phone:
+        resource["telecom"] = [{"system": "phone", "value": phone}]
     return resource
 
 
 def organization_resource(cpts: Cpts) -> dict:
-    return {
+    resource = {
         "resourceType": "Organization",
         "id": f"org-{cpts.pk}",
+        "meta": {"profile": [PROFILE_ORGANIZATION]},
         "identifier": [finess_identifier(cpts.finess)],
         "active": True,
         "name": cpts.name,
     }
+    phone = phone_e164(cpts.phone)
+    if phone:
+        resource["telecom"] = [{"system": "phone", "value": phone}]
+    return resource
 
 
 def healthcare_service_resource(cpts: Cpts) -> dict:
     return {
         "resourceType": "HealthcareService",
         "id": f"hs-{cpts.pk}",
+        "meta": {"profile": [PROFILE_HEALTHCARE_SERVICE]},
         "active": True,
         "providedBy": {"reference": f"Organization/org-{cpts.pk}"},
         "name": f"Soins non programmés — {cpts.name}",
     }
 
 
-def bundle_searchset(entries: list[tuple[dict, str]], *, self_url: str, total: int) -> dict:
-    return {
+def bundle_searchset(
+    entries: list[tuple[dict, str]], *, self_url: str, total: int, outcome: dict | None = None
+) -> dict:
+    """A searchset; `outcome` (warnings about the request) goes in as an `outcome` entry.
+    No empty `entry` array: FHIR forbids empty elements."""
+    bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "timestamp": iso(timezone.now()),
+        "timestamp": instant(timezone.now()),
         "total": total,
         "link": [{"relation": "self", "url": self_url}],
-        "entry": [
-            {"fullUrl": full_url(res), "resource": res, "search": {"mode": mode}}
-            for res, mode in entries
-        ],
     }
+    items = [
+        {"fullUrl": full_url(res), "resource": res, "search": {"mode": mode}}
+        for res, mode in entries
+    ]
+    if outcome is not None:
+        items.append({"resource": outcome, "search": {"mode": "outcome"}})
+    if items:
+        bundle["entry"] = items
+    return bundle
 
 
 def operation_outcome(message: str, *, code: str = "processing", severity: str = "error") -> dict:
@@ -218,35 +369,52 @@ def operation_outcome(message: str, *, code: str = "processing", severity: str =
     }
 
 
-def appointment_resource(booking, *, identifier: dict | None = None) -> dict:
-    """The Appointment as Relais reports it (to the caller, and to the SAS in INT_R03)."""
+def operator_identifier(booking) -> dict:
+    """Who booked (FrAppointmentOperator): the regulator's or operator's IDNPS when they
+    are a professional with an RPPS, else the installation's own id of the user, or of
+    the API client for a booking made through FHIR or the API."""
+    user = booking.operator
+    pro = getattr(user, "professional", None) if user is not None else None
+    if pro is not None and pro.rpps:
+        return rpps_identifier(pro.rpps)
+    if user is not None:
+        system, value = f"{base_url()}/operateurs", f"user-{user.pk}"
+    else:
+        system, value = f"{base_url()}/clients", booking.idempotency_owner or "relais"
+    return {
+        "type": {"coding": [{"system": SYSTEM_V2_0203, "code": "INTRN"}]},
+        "system": system,
+        "value": value,
+    }
+
+
+def appointment_resource(booking, *, identifier: dict | None = None, report: bool = False) -> dict:
+    """The Appointment as Relais answers it to the caller (`identifier`: the caller's
+    own, echoed), or, with `report`, as INT_R03 sends it to the SAS platform:
+    FrAppointmentSAS, FrAppointmentOperator, the installation's identifier, the
+    professional as the one participant (IDNPS), no patient."""
     slot = booking.slot
     pro = slot.professional
-    identifiers = [{"system": SYSTEM_RELAIS_BOOKING, "value": str(booking.public_id)}]
-    if identifier:
-        identifiers.insert(0, identifier)
-    resource = {
-        "resourceType": "Appointment",
-        "id": str(booking.public_id),
-        "identifier": identifiers,
-        "status": booking.status,
-        "start": iso(slot.start),
-        "end": iso(slot.end),
-        "created": iso(booking.created_at),
-        "slot": [{"reference": f"Slot/{slot.public_id}"}],
-        "serviceType": [
+    ours = {"system": identifier_system(), "value": str(booking.public_id)}
+    code = MODALITY_SERVICE_TYPE.get(slot.modality, MODALITY_SERVICE_TYPE["cabinet"])[0]
+    resource = {"resourceType": "Appointment", "id": str(booking.public_id)}
+    if report:
+        resource["meta"] = {"profile": [PROFILE_APPOINTMENT]}
+        resource["extension"] = [
             {
-                "coding": [
-                    {
-                        "system": SYSTEM_ACT_CODE,
-                        "code": MODALITY_SERVICE_TYPE.get(
-                            slot.modality, MODALITY_SERVICE_TYPE["cabinet"]
-                        )[0],
-                    }
-                ]
+                "url": EXT_APPOINTMENT_OPERATOR,
+                "valueReference": {"identifier": operator_identifier(booking)},
             }
-        ],
-        "participant": [
+        ]
+    resource.update(
+        identifier=[ours if report or not identifier else identifier],
+        status=booking.status,
+        serviceType=[{"coding": [{"system": SYSTEM_ACT_CODE, "code": code}]}],
+        start=instant(slot.start),
+        end=instant(slot.end),
+        created=instant(booking.created_at),
+        slot=[{"reference": f"Slot/{slot.public_id}"}],
+        participant=[
             {
                 "actor": {
                     "reference": f"Practitioner/{pro.public_id}",
@@ -254,18 +422,22 @@ def appointment_resource(booking, *, identifier: dict | None = None) -> dict:
                     "display": pro.display_name,
                 },
                 "status": "accepted",
-            },
+            }
+        ],
+    )
+    if not report:
+        resource["participant"].append(
             {
                 "actor": {
                     "reference": f"Patient/{booking.request.patient.public_id}",
                     "display": "Patient",
                 },
                 "status": "accepted",
-            },
-        ],
-    }
-    if pro.specialty:
-        resource["specialty"] = [{"coding": [{"system": SYSTEM_SPECIALTY, "code": pro.specialty}]}]
+            }
+        )
+    spec = specialty(pro)
+    if spec:
+        resource["specialty"] = spec
     return resource
 
 

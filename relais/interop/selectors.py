@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import F as models_f
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -11,8 +12,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 from relais.accounts.permissions import Scope, cpts_limit_q
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import ApplicationError
+from relais.directory.models import Professional
 from relais.interop import resources as r
 from relais.orientation.models import Booking
+from relais.territory.models import Cpts
 
 MAX_RPPS = 25
 MAX_WINDOW = timedelta(days=31)
@@ -40,6 +43,12 @@ class SlotQuery:
     start_max: datetime
     rpps: list[str]
     includes: set[str] = field(default_factory=set)
+    adeli: list[str] = field(default_factory=list)
+    # What was ignored in the request (unknown parameter, malformed identifier…): each
+    # one becomes a warning issue of the searchset's OperationOutcome entry.
+    warnings: list[str] = field(default_factory=list)
+    # Identifier as asked ("8…" / "0…") for each RPPS / ADELI, to name the unknown ones.
+    asked: dict[str, str] = field(default_factory=dict)
 
     @property
     def cpts_variant(self) -> bool:
@@ -69,12 +78,22 @@ def _parse_instant_or_fail(raw: str, *, upper: bool) -> datetime:
     return dt
 
 
-def parse_slot_query(params) -> SlotQuery:
-    """`params` is a QueryDict. Every refusal is a BadParameter (400, OperationOutcome)."""
+def parse_slot_query(params, *, strict: bool = False) -> SlotQuery:
+    """`params` is a QueryDict. A refusal is a BadParameter (400, OperationOutcome): no
+    window, a malformed date, more than 25 identifiers. An unknown parameter or
+    _include, or a malformed identifier, is ignored with a warning, so that one bad item
+    never fails a whole batch; `strict` (Prefer: handling=strict) refuses them instead."""
+    warnings: list[str] = []
+
+    def ignore(message: str) -> None:
+        if strict:
+            raise BadParameter(message)
+        warnings.append(message)
+
     unknown = set(params) - {"start", "status", RPPS_PARAM, "_include", "_include:iterate"}
     unknown -= IGNORED_PARAMS
     if unknown:
-        raise BadParameter(f"Paramètre(s) non pris en charge : {', '.join(sorted(unknown))}.")
+        ignore(f"Paramètre(s) non pris en charge, ignoré(s) : {', '.join(sorted(unknown))}.")
     start_min = start_max = None
     for raw in params.getlist("start"):
         try:
@@ -96,52 +115,122 @@ def parse_slot_query(params) -> SlotQuery:
     statuses = _split(params.getlist("status"))
     if any(s != "free" for s in statuses):
         raise BadParameter("Seul status=free est pris en charge.")
-    rpps: list[str] = []
-    for token in _split(params.getlist(RPPS_PARAM)):
-        system, sep, value = token.rpartition("|")
-        if (sep and system not in ("", r.SYSTEM_RPPS)) or not re.fullmatch(r"8\d{11}", value):
-            raise BadParameter(
-                f"Identifiant invalide : {token} (attendu {r.SYSTEM_RPPS}|8 suivi du RPPS)."
-            )
-        if value[1:] not in rpps:
-            rpps.append(value[1:])
-    if not rpps:
+    tokens = _split(params.getlist(RPPS_PARAM))
+    if not tokens:
         raise BadParameter(f"Indiquez de 1 à {MAX_RPPS} RPPS dans « {RPPS_PARAM} ».")
-    if len(rpps) > MAX_RPPS:
-        raise BadParameter(f"Au plus {MAX_RPPS} RPPS par requête ({len(rpps)} reçus).")
+    if len(tokens) > MAX_RPPS:
+        raise BadParameter(f"Au plus {MAX_RPPS} RPPS par requête ({len(tokens)} reçus).")
+    rpps: list[str] = []
+    adeli: list[str] = []
+    asked: dict[str, str] = {}
+    for token in tokens:
+        system, sep, value = token.rpartition("|")
+        kind = None
+        if not sep or system in ("", r.SYSTEM_RPPS):
+            if re.fullmatch(r"8\d{11}", value):
+                kind = rpps
+            elif re.fullmatch(r"0[0-9AB]\d{8}", value):
+                kind = adeli
+        if kind is None:
+            ignore(
+                f"Identifiant ignoré : {token[:40]} (attendu {r.SYSTEM_RPPS}|8 suivi du RPPS, "
+                "ou 0 suivi du numéro ADELI)."
+            )
+        elif value[1:] not in kind:
+            kind.append(value[1:])
+            asked[value[1:]] = value
     includes = set(params.getlist("_include")) | set(params.getlist("_include:iterate"))
     bad = includes - KNOWN_INCLUDES
     if bad:
-        raise BadParameter(f"_include non pris en charge : {', '.join(sorted(bad))}.")
-    return SlotQuery(start_min=start_min, start_max=start_max, rpps=rpps, includes=includes)
+        ignore(f"_include non pris en charge, ignoré : {', '.join(sorted(bad))}.")
+        includes -= bad
+    return SlotQuery(
+        start_min=start_min,
+        start_max=start_max,
+        rpps=rpps,
+        includes=includes,
+        adeli=adeli,
+        warnings=warnings,
+        asked=asked,
+    )
 
 
-def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -> QuerySet[Slot]:
-    """Free, unheld, future slots of the given professionals that their professional
-    opened to the SAS (or, in the CPTS variant, to their CPTS), in the client's territory."""
+def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -> list[Slot]:
+    """Free, unheld, future slots of the given professionals, in the client's territory,
+    that their professional published on a channel the SAS shows (TRE_R314): PUBLIC, PRO,
+    SNP (a SAS participant's), and in the CPTS variant CPTS (a member of a CPTS). Nothing
+    the professional hid: no "niveau 2 uniquement" professional, no slot with an age or
+    motif restriction (the platform cannot apply them), none on a day or week where the
+    professional's SNP cap is reached (the booking search's own capacity reader), and one
+    slot per plage (its first free place)."""
+    from relais.orientation.selectors import _Capacity
+
     now = now or timezone.now()
-    channel = Q(for_sas=True)
+    channel = (
+        Q(for_sas=True, professional__sas_participant=True)
+        | Q(for_public=True)
+        | Q(for_partners=True)
+    )
     if query.cpts_variant:
-        channel |= Q(for_cpts=True, professional__cpts__isnull=False)
-    return (
+        channel |= Q(for_cpts=True) & (
+            Q(professional__cpts__isnull=False) | Q(professional__other_cpts__isnull=False)
+        )
+    who = Q(professional__rpps__in=query.rpps)
+    if query.adeli:
+        who |= Q(professional__adeli__in=query.adeli)
+    rows = (
         Slot.objects.filter(
             channel,
+            who,
             status=SlotStatus.FREE,
             start__gte=max(query.start_min, now),
             start__lte=query.start_max,
-            professional__rpps__in=query.rpps,
             professional__active=True,
+            professional__level2_only=False,
+            age_min__isnull=True,
+            age_max__isnull=True,
             practice__commune__departement__code__in=scope.departement_codes,
         )
         .filter(cpts_limit_q(scope))  # a CPTS-limited client: its CPTS's professionals
         .filter(Q(held_until__isnull=True) | Q(held_until__lt=now))
+        .exclude(rule__motifs__isnull=False)
         .select_related("professional__cpts", "practice__commune")
+        .distinct()
         .order_by("start", "pk")
     )
+    capacity = _Capacity()
+    kept: list[Slot] = []
+    plages: set[tuple] = set()
+    for slot in rows:
+        pro = slot.professional
+        if (pro.max_snp_per_day is not None or pro.max_snp_per_week is not None) and (
+            capacity.full(
+                pro.pk,
+                slot.start,
+                per_day=pro.max_snp_per_day,
+                per_week=pro.max_snp_per_week,
+            )
+        ):
+            continue
+        if slot.is_plage:
+            key = (pro.pk, slot.practice_id, slot.start, slot.end)
+            if key in plages:
+                continue
+            plages.add(key)
+        kept.append(slot)
+    return kept
+
+
+def _cpts_of(professionals) -> dict[int, list[Cpts]]:
+    """Every CPTS of each professional (main first), in two queries."""
+    ids = {p.pk: p.cpts_ids() for p in professionals}
+    by_pk = Cpts.objects.in_bulk({c for cs in ids.values() for c in cs})
+    return {pk: [by_pk[c] for c in cs if c in by_pk] for pk, cs in ids.items()}
 
 
 def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
-    """The searchset: Slot (match) then the included resources, each once."""
+    """The searchset: Slot (match) then the included resources, each once, and an
+    OperationOutcome entry (warnings) for what was ignored or is unknown."""
     entries: list[tuple[dict, str]] = []
     seen: set[tuple[str, str]] = set()
     included: list[tuple[dict, str]] = []
@@ -158,20 +247,128 @@ def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
         "Schedule:actor:Practitioner",
         "Schedule:actor:PractitionerRole",
     }
+    cpts_by_pro = _cpts_of({s.professional for s in slots}) if query.cpts_variant else {}
     for slot in slots:
-        cpts = slot.professional.cpts if (query.cpts_variant and not slot.for_sas) else None
-        entries.append((r.slot_resource(slot, cpts=cpts), "match"))
+        cpts_list = cpts_by_pro.get(slot.professional_id, []) if slot.for_cpts else []
+        types = r.slot_types(slot, cpts=bool(cpts_list))
+        entries.append(
+            (
+                r.slot_resource(
+                    slot, cpts_list=cpts_list, cpts_variant=query.cpts_variant, types=types
+                ),
+                "match",
+            )
+        )
         if with_schedule:
             include(r.schedule_resource(slot))
             if actors and actors != {"Schedule:actor:PractitionerRole"}:
                 include(r.practitioner_resource(slot.professional))
             if actors and actors != {"Schedule:actor:Practitioner"}:
                 include(r.practitioner_role_resource(slot.professional, slot.practice))
-        if cpts is not None:
+        for cpts in cpts_list:
             include(r.healthcare_service_resource(cpts))
             if "HealthcareService:organization" in query.includes:
                 include(r.organization_resource(cpts))
-    return r.bundle_searchset(entries + included, self_url=self_url, total=len(entries))
+    warnings = list(query.warnings)
+    known = set(
+        Professional.objects.filter(
+            Q(rpps__in=query.rpps) | Q(adeli__in=query.adeli or ["-"])
+        ).values_list("rpps", "adeli")
+    )
+    found = {x for pair in known for x in pair if x}
+    for number, asked in query.asked.items():
+        if number not in found:
+            warnings.append(f"Aucun professionnel connu pour l'identifiant {asked}.")
+    outcome = None
+    if warnings:
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "warning",
+                    "code": "not-found" if "Aucun" in w else "invalid",
+                    "diagnostics": w,
+                }
+                for w in warnings
+            ],
+        }
+    return r.bundle_searchset(
+        entries + included, self_url=self_url, total=len(entries), outcome=outcome
+    )
+
+
+def _published_q(scope: Scope) -> Q:
+    """A slot the Slot search could publish to this client (any status): in its
+    territory, of an active professional not "niveau 2 uniquement", open on a channel."""
+    return Q(
+        practice__commune__departement__code__in=scope.departement_codes,
+        professional__active=True,
+        professional__level2_only=False,
+    ) & (
+        Q(for_sas=True, professional__sas_participant=True)
+        | Q(for_public=True)
+        | Q(for_partners=True)
+        | Q(for_cpts=True, professional__cpts__isnull=False)
+        | Q(for_cpts=True, professional__other_cpts__isnull=False)
+    )
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def fhir_slot_get(*, resource_id: str, scope: Scope) -> Slot | None:
+    """GET Slot/<id>: a slot the search publishes to this client, else None (404)."""
+    public_id = _uuid(resource_id)
+    if public_id is None:
+        return None
+    return (
+        Slot.objects.filter(_published_q(scope), public_id=public_id)
+        .select_related("professional__cpts", "practice__commune")
+        .distinct()
+        .first()
+    )
+
+
+def fhir_schedule_get(*, resource_id: str, scope: Scope) -> Slot | None:
+    """GET Schedule/sch-<professional>-<practice>: one of its published slots (the
+    Schedule is built from it), else None."""
+    match = re.fullmatch(r"sch-(\d{1,12})-(\d{1,12})", resource_id)
+    if match is None:
+        return None
+    return (
+        Slot.objects.filter(
+            _published_q(scope),
+            professional_id=int(match[1]),
+            practice_id=int(match[2]),
+            practice__professionals=models_f("professional_id"),
+        )
+        .select_related("professional", "practice__commune")
+        .order_by("start")
+        .first()
+    )
+
+
+def fhir_practitioner_get(*, resource_id: str, scope: Scope) -> Professional | None:
+    """GET Practitioner/<id>: an active professional with a place in the client's
+    territory, else None."""
+    public_id = _uuid(resource_id)
+    if public_id is None:
+        return None
+    return (
+        Professional.objects.filter(
+            public_id=public_id,
+            active=True,
+            practices__commune__departement__code__in=scope.departement_codes,
+        )
+        .distinct()
+        .first()
+    )
 
 
 def fhir_bookings_of_client(*, owner: str, key: str | None = None) -> QuerySet[Booking]:

@@ -56,6 +56,34 @@ def fhir_error(status: int, message: str, **headers) -> HttpResponse:
     )
 
 
+# Accept values of the IG (and the generic ones); XML is not served (406).
+JSON_TYPES = ("application/fhir+json", "application/json+fhir", "application/json")
+
+
+def _not_acceptable(request) -> HttpResponse | None:
+    """406 when the client accepts only what we do not produce (XML, Turtle…)."""
+    fmt = request.GET.get("_format", "").lower()
+    if fmt and fmt not in ("json", *JSON_TYPES):
+        return fhir_error(406, "Seul le format JSON est servi (application/fhir+json).")
+    accept = request.headers.get("Accept", "").lower()
+    if not accept.strip():
+        return None
+    ranges = [part.split(";")[0].strip() for part in accept.split(",")]
+    if any(r in ("*/*", "application/*", *JSON_TYPES) for r in ranges):
+        return None
+    return fhir_error(406, "Seul le format JSON est servi (application/fhir+json).")
+
+
+def _unsupported_media(request) -> HttpResponse | None:
+    """415 for a POST/PUT body that is not FHIR JSON."""
+    if request.method not in ("POST", "PUT"):
+        return None
+    ctype = request.content_type.lower() if request.content_type else ""
+    if ctype in JSON_TYPES:
+        return None
+    return fhir_error(415, "Corps attendu en application/fhir+json.")
+
+
 def _status_for(exc: ApplicationError) -> int:
     if exc.code == "forbidden":
         return 403
@@ -81,6 +109,9 @@ def fhir_endpoint(actions: dict[str, str]):
             action = actions.get(request.method)
             if action is None:
                 return fhir_error(405, "Méthode non prise en charge.", Allow=", ".join(actions))
+            refused = _not_acceptable(request) or _unsupported_media(request)
+            if refused is not None:
+                return refused
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             client = request_api_client(request, token=token)  # mTLS certificate, else token
@@ -123,7 +154,7 @@ def fhir_endpoint(actions: dict[str, str]):
 def _json_body(request) -> dict:
     try:
         body = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # invalid JSON or UTF-8, or nested too deep
         raise selectors.BadParameter("Corps JSON invalide.") from None
     if not isinstance(body, dict):
         raise selectors.BadParameter("Le corps doit être une ressource FHIR (objet JSON).")
@@ -134,12 +165,65 @@ def _json_body(request) -> dict:
 def metadata(request):
     if request.method != "GET":
         return fhir_error(405, "Méthode non prise en charge.", Allow="GET")
-    return fhir_response(r.capability_statement())
+    return _not_acceptable(request) or fhir_response(r.capability_statement())
+
+
+@csrf_exempt
+def not_found(request, rest=""):
+    """Any other address under /fhir/: an OperationOutcome 404, never an HTML page."""
+    return _not_acceptable(request) or fhir_error(
+        404, "Ressource ou opération inconnue de ce serveur FHIR (voir /fhir/metadata)."
+    )
+
+
+def _strict(request) -> bool:
+    prefer = request.headers.get("Prefer", "").replace(" ", "").lower()
+    return "handling=strict" in prefer.split(";") or "handling=strict" in prefer.split(",")
+
+
+@fhir_endpoint({"GET": "fhir.slots.read"})
+def slot_read(request, resource_id):
+    slot = selectors.fhir_slot_get(resource_id=resource_id, scope=request.relais_scope)
+    if slot is None:
+        return fhir_error(404, "Créneau introuvable.")
+    return fhir_response(r.slot_resource(slot))
+
+
+@fhir_endpoint({"GET": "fhir.slots.read"})
+def schedule_read(request, resource_id):
+    slot = selectors.fhir_schedule_get(resource_id=resource_id, scope=request.relais_scope)
+    if slot is None:
+        return fhir_error(404, "Agenda introuvable.")
+    return fhir_response(r.schedule_resource(slot))
+
+
+@fhir_endpoint({"GET": "fhir.slots.read"})
+def practitioner_read(request, resource_id):
+    pro = selectors.fhir_practitioner_get(resource_id=resource_id, scope=request.relais_scope)
+    if pro is None:
+        return fhir_error(404, "Professionnel introuvable.")
+    return fhir_response(r.practitioner_resource(pro))
+
+
+@fhir_endpoint({"GET": "fhir.appointments.read"})
+def appointment_read(request, resource_id):
+    owner = services.client_owner(request.api_client)
+    public_id = _uuid_or_none(resource_id)
+    booking = (
+        selectors.fhir_bookings_of_client(owner=owner).filter(public_id=public_id).first()
+        if public_id
+        else None
+    )
+    if booking is None:
+        return fhir_error(404, "Rendez-vous introuvable.")
+    response = fhir_response(r.appointment_resource(booking, identifier=_identifier_of(booking)))
+    response.audit_object_id = str(booking.public_id)
+    return response
 
 
 @fhir_endpoint({"GET": "fhir.slots.read"})
 def slot_search(request):
-    query = selectors.parse_slot_query(request.GET)
+    query = selectors.parse_slot_query(request.GET, strict=_strict(request))
     slots = selectors.fhir_slots(query=query, scope=request.relais_scope)
     bundle = selectors.slot_search_bundle(
         query=query, slots=slots, self_url=request.build_absolute_uri()
@@ -173,9 +257,10 @@ def appointment(request):
         )
         response.audit_object_id = str(booking.public_id)
         return response
-    identifiers = request.GET.getlist("identifier")
-    unknown = set(request.GET) - {"identifier", "_count", "_format"}
-    if unknown:
+    # `?Identifier=` too: one page of the IG spells the conditional update that way.
+    identifiers = request.GET.getlist("identifier") + request.GET.getlist("Identifier")
+    unknown = set(request.GET) - {"identifier", "Identifier", "_count", "_format"}
+    if unknown and (_strict(request) or request.method == "PUT"):
         raise selectors.BadParameter(
             f"Paramètre(s) non pris en charge : {', '.join(sorted(unknown))}."
         )
@@ -217,7 +302,7 @@ def _identifier_of(booking) -> dict | None:
 
 def _booking_by_identifier(owner: str, raw: str, *, missing_ok: bool = False):
     system, value = services.parse_identifier_param(raw)
-    if system == r.SYSTEM_RELAIS_BOOKING:
+    if system in (r.SYSTEM_RELAIS_BOOKING, r.identifier_system()):
         qs = selectors.fhir_bookings_of_client(owner=owner).filter(public_id=_uuid_or_none(value))
     else:
         qs = selectors.fhir_bookings_of_client(
@@ -295,7 +380,7 @@ def bulk_file(request, kind: str):
     from relais.interop.smart import KINDS, bulk_dir, bulk_manifest_or_generate
 
     if kind not in KINDS:
-        raise Http404
+        return fhir_error(404, "Fichier inconnu.")
     if request.method not in ("GET", "HEAD"):
         return fhir_error(405, "Méthode non prise en charge.", Allow="GET, HEAD")
     throttled = _bulk_throttled(request)

@@ -18,6 +18,7 @@ from tests.interop.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
+IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203"
 TYPE_CRENEAU = "https://mos.esante.gouv.fr/NOS/TRE_R314-TypeCreneau/FHIR/TRE-R314-TypeCreneau"
 
 
@@ -109,7 +110,13 @@ def test_it_answers_the_guide_query_with_a_valid_searchset(client, cpts_a, token
         "PractitionerRole",
     }
     (practitioner,) = by_type(bundle, "Practitioner")
-    assert practitioner["identifier"] == [{"system": RPPS_SYSTEM, "value": f"8{pro.rpps}"}]
+    assert practitioner["identifier"] == [
+        {
+            "type": {"coding": [{"system": IDENTIFIER_TYPE, "code": "IDNPS"}]},
+            "system": RPPS_SYSTEM,
+            "value": f"8{pro.rpps}",
+        }
+    ]
     (role,) = by_type(bundle, "PractitionerRole")
     assert role["contained"][0]["resourceType"] == "Location"
     assert role["location"] == [{"reference": "#loc"}]
@@ -158,12 +165,8 @@ def test_it_accepts_repeated_identifier_parameters_and_plain_dates(client, cpts_
         {"start": ["ge2025-13-45"]},
         {"start": ["eq2025-01-01"]},
         {"schedule.actor:Practitioner.identifier": []},
-        {"schedule.actor:Practitioner.identifier": ["urn:oid:1.2.250.1.71.4.2.1|0123"]},
-        {"schedule.actor:Practitioner.identifier": ["urn:autre|812345678901"]},
         {"schedule.actor:Practitioner.identifier": [",".join(f"8{n:011d}" for n in range(26))]},
         {"status": ["busy"]},
-        {"_include": ["Slot:patient"]},
-        {"specialty": ["SM54"]},
     ],
 )
 def test_it_refuses_bad_parameters_with_a_400_operation_outcome(client, cpts_a, token, change):
@@ -173,6 +176,59 @@ def test_it_refuses_bad_parameters_with_a_400_operation_outcome(client, cpts_a, 
     assert response.status_code == 400, response.content
     outcome = validate(response.json())
     assert outcome.issue[0].severity == "error"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"schedule.actor:Practitioner.identifier": ["urn:oid:1.2.250.1.71.4.2.1|0123"]},
+        {"schedule.actor:Practitioner.identifier": ["urn:autre|812345678901"]},
+        {"_include": ["Slot:patient"]},
+        {"specialty": ["SM54"]},
+    ],
+)
+def test_it_ignores_what_it_does_not_know_with_a_warning_unless_strict(
+    client, cpts_a, token, change
+):
+    pro = f.ProfessionalFactory()
+    slot = f.SlotFactory(professional=pro)
+    params = sas_query(pro.rpps) | change
+    response = client.get("/fhir/Slot", params, **bearer(token))
+    assert response.status_code == 200, response.content
+    bundle = validate_bundle(response.json())
+    (outcome,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome["resource"]["issue"][0]["severity"] == "warning"
+    if "schedule.actor:Practitioner.identifier" not in change:
+        assert [s["id"] for s in by_type(bundle, "Slot")] == [str(slot.public_id)]
+    strict = client.get("/fhir/Slot", params, HTTP_PREFER="handling=strict", **bearer(token))
+    assert strict.status_code == 400
+    assert validate(strict.json()).issue[0].severity == "error"
+
+
+def test_one_bad_identifier_never_fails_the_rest_of_a_batch(client, cpts_a, token):
+    """24 good RPPS, one ADELI (0-prefixed), one malformed, one unknown: the slots of the
+    known ones, and a warning naming each of the others."""
+    pros = [f.ProfessionalFactory() for _ in range(23)]
+    for pro in pros:
+        f.SlotFactory(professional=pro)
+    adeli = f.ProfessionalFactory(adeli="911234567")
+    f.SlotFactory(professional=adeli)
+    ids = [f"{RPPS_SYSTEM}|8{p.rpps}" for p in pros] + [
+        f"{RPPS_SYSTEM}|0911234567",
+        f"{RPPS_SYSTEM}|8123",
+    ]
+    params = sas_query(pros[0].rpps) | {"schedule.actor:Practitioner.identifier": [",".join(ids)]}
+    response = client.get("/fhir/Slot", params, **bearer(token))
+    assert response.status_code == 200, response.content
+    bundle = validate_bundle(response.json())
+    assert bundle["total"] == 24
+    (outcome,) = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert len(outcome["issue"]) == 1 and "8123" in outcome["issue"][0]["diagnostics"]
+    unknown = sas_query("99999999999")
+    bundle = client.get("/fhir/Slot", unknown, **bearer(token)).json()
+    assert bundle["total"] == 0
+    (entry,) = bundle["entry"]  # no Slot: only the outcome, never "entry": []
+    assert "899999999999" in entry["resource"]["issue"][0]["diagnostics"]
 
 
 def test_it_accepts_25_rpps(client, cpts_a, token):
@@ -206,7 +262,18 @@ def test_it_answers_the_cpts_variant_with_healthcare_service_and_organization(
     (org,) = by_type(bundle, "Organization")
     assert service["providedBy"]["reference"] == f"Organization/{org['id']}"
     assert org["identifier"] == [
-        {"system": "urn:oid:1.2.250.1.71.4.2.2", "value": f"1{cpts_a.finess}"}
+        {
+            "type": {
+                "coding": [
+                    {
+                        "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
+                        "code": "IDNST",
+                    }
+                ]
+            },
+            "system": "urn:oid:1.2.250.1.71.4.2.2",
+            "value": f"1{cpts_a.finess}",
+        }
     ]
     # Without the CPTS includes, the CPTS-only slot is not offered to the SAS.
     plain = client.get("/fhir/Slot", sas_query(pro.rpps), **bearer(token)).json()
