@@ -58,6 +58,10 @@ def _public_endpoint_limits(settings, tmp_path):
     cache.clear()
     settings.RELAIS_WEB_FORM_POW = False
     settings.RELAIS_BULK_DIR = tmp_path / "bulk"
+    # A surnuméraire only within practice / SAS / PDSA hours (relais/orientation/
+    # surnumeraire.py): off for the tests of other rules, which pick arbitrary hours
+    # relative to the real clock; tests/console/test_surnumeraire_hours.py turns it on.
+    settings.RELAIS_SURNUMERAIRE_HOURS_CHECK = False
 
 
 @pytest.fixture(autouse=True)

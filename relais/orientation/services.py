@@ -617,6 +617,11 @@ def surnumeraire_address(
             raise NotFound("Médecin introuvable dans votre territoire.")
     if not professional.accepts_surnumeraire:
         raise ApplicationError("Ce médecin n'accepte pas de patient en surnuméraire.")
+    from relais.orientation.surnumeraire import refusal
+
+    out_of_hours = refusal(professional, professional.practices.first(), start)
+    if out_of_hours:
+        raise ApplicationError(out_of_hours, code="surnumeraire_out_of_hours")
     slot = _adhoc_slot(professional=professional, start=start, request=request)
     refusable_until = timezone.now() + timedelta(
         minutes=settings.RELAIS_SURNUMERAIRE_REFUSAL_MINUTES

@@ -1,6 +1,7 @@
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -69,8 +70,21 @@ def _slots_context(
         "modalities": Modality.choices,
         "error": error,
         "info": info,
-        "surnumeraire": surnumeraire_doctors_for(request=req) if not ranked else [],
+        "surnumeraire": _with_proposed_start(surnumeraire_doctors_for(request=req))
+        if not ranked
+        else [],
+        "hold_minutes": settings.RELAIS_HOLD_MINUTES,
     }
+
+
+def _with_proposed_start(doctors):
+    """Each surnuméraire doctor with the first time they may be given (proposed in the
+    time field: within the practice's and the SAS / PDSA hours)."""
+    from relais.orientation.surnumeraire import proposed_start
+
+    for d in doctors:
+        d["proposed_start"] = proposed_start(d["professional"], d["practice"])
+    return doctors
 
 
 def _slot_list(request, req, **context):
