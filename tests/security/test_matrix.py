@@ -344,6 +344,7 @@ TABLE: dict[str, Case] = {
     "POST agenda:slot_close": page(
         "agenda:slot_close", AGENDA, PRO, lambda c: c.free_slot.public_id, data=lambda c: {}
     ),
+    "GET agenda:slot_new": page("agenda:slot_new", AGENDA, PRO),
     "GET agenda:import": page("agenda:import", AGENDA, PRO),
     "GET agenda:feed_settings": page("agenda:feed_settings", AGENDA, PRO),
     "GET agenda:statement": page("agenda:statement", AGENDA, PRO),
