@@ -1,0 +1,388 @@
+"""Code what a caller says into CISP-2 motifs and spot red flags (issue 15).
+
+Django-free on purpose, so that views, the API, management commands and tests can all use
+it without settings. Built on EDS-NLP's rule-based pipes (see pipeline.py):
+
+- the text is sanitised (NUL, HTML, emoji), normalised by eds.normalizer, SMS spelling
+  and abbreviations corrected (rapidfuzz over the lexicon), cut into sentences;
+- eds.matcher finds the referential's CONCEPTS (data/red_flags.yaml: a symptom, a body
+  part, a modifier) and the CISP-2 lexicon's expressions (data/synonyms.csv) on the
+  normalised text; eds.negation / family / history / hypothesis / reported_speech
+  qualify each mention;
+- a criterion of the referential triggers when all the concepts of one of its triggers
+  are mentioned affirmatively (plus facts: age, vital signs, treatments); a criterion
+  whose core concept alone is mentioned is a candidate whose questions should be asked;
+- CISP-2 motifs are ranked by the weight of their best expression and how much of the
+  text their expressions explain.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relais.regulation import referential as referential_module
+from relais.regulation.matching import facts as facts_module
+from relais.regulation.matching.evaluation import (
+    Evaluation,
+    Phrasing,
+    evaluate,
+    load_phrasings,
+)
+from relais.regulation.matching.pipeline import FILLERS, Speller, build, fold, sanitize, vocabulary
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MOTIFS_CSV = DATA_DIR / "motifs-cisp2.csv"
+SYNONYMS_CSV = DATA_DIR / "synonyms.csv"
+MAX_TEXT = 2000
+
+__all__ = [
+    "Evaluation",
+    "MatchResult",
+    "Motif",
+    "MotifMatcher",
+    "Phrasing",
+    "Suggestion",
+    "evaluate",
+    "get_matcher",
+    "load_motifs",
+    "load_phrasings",
+]
+
+
+@dataclass(frozen=True)
+class Motif:
+    code: str
+    label: str
+    chapter: str
+    refer_to_15: bool
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    code: str
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    suggestions: list[Suggestion]
+    red_flag: bool
+    red_flag_reasons: list[str]  # French labels of red_flag_criteria
+    red_flag_criteria: list[str] = field(default_factory=list)  # most severe first
+    candidate_criteria: list[str] = field(default_factory=list)
+    qualifiers: list[dict] = field(default_factory=list)
+
+
+def load_motifs(path: str | Path | None = None) -> list[Motif]:
+    """Read the motif list (columns code,label_fr,chapitre,orienter_vers_15)."""
+    csv_path = Path(path) if path is not None else MOTIFS_CSV
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        return [
+            Motif(
+                code=row["code"].strip(),
+                label=row["label_fr"].strip(),
+                chapter=row["chapitre"].strip(),
+                refer_to_15=row["orienter_vers_15"].strip().lower() == "oui",
+            )
+            for row in csv.DictReader(handle)
+            if row.get("code", "").strip()
+        ]
+
+
+def _read_synonyms(path: Path) -> list[tuple[str, str, float]]:
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle):
+            if not row or row[0].startswith("#") or row[0] == "code" or len(row) < 3:
+                continue
+            rows.append((row[0].strip(), row[1].strip(), float(row[2])))
+    return rows
+
+
+def _part_terms(part: str, ordered: bool, speller: Speller) -> list[str]:
+    """One part of a synonyms.csv expression ("douleur*|mal ventre|abdo*") as the
+    phrases eds.matcher looks for: every combination of the slots' alternatives, in
+    order (also reversed for two unordered slots), filler slots dropped."""
+    slots: list[list[str]] = []
+    for raw in part.split():
+        literal = raw.startswith("~")
+        alternatives = [a for a in raw.lstrip("~").split("|") if a.strip("*")]
+        if not literal and all(fold(a) in FILLERS for a in alternatives):
+            continue
+        words = sorted({t for t in (speller.term(a) for a in alternatives) if t})
+        if words:
+            slots.append(words)
+    if not slots:
+        return []
+    orders = [slots]
+    if not ordered and len(slots) == 2:
+        orders.append(list(reversed(slots)))
+    phrases: list[str] = []
+    for order in orders:
+        for combo in itertools.islice(itertools.product(*order), 600):
+            phrases.append(" ".join(combo))
+    return phrases
+
+
+@dataclass
+class _Mention:
+    label: str
+    start: int  # token offsets
+    end: int
+    text: str
+    sentence: int
+    qualifier: str  # "" (affirmative) or negation/history/family/hypothesis/reported_speech
+
+
+_PAST_MARKER = re.compile(
+    r"\b(?:a fait|avait fait|a eu|avait eu|est mort|est morte|decede|deces|il y a \d+ ans|"
+    r"l'an dernier|l'annee derniere|le mois dernier|last month|last year|had a|died|"
+    r"a \d+ ans|en (?:19|20)\d\d|antecedents? familia\w*|dans la famille)\b"
+)
+_RESOLVED = re.compile(
+    r"\b(?:(?:c'est|c est|tout est|ca s'est|s'est) (?:passe|rentre|arrange|calme)|"
+    r"(?:a|ont) disparu|est revenu|sont revenus|est reparti|a recupere|went away|resolved|"
+    r"revenu a la normale|rentre dans l'ordre|ca va mieux|a dure|pendant \d+ ?min|"
+    r"pendant quelques minutes)\b"
+)
+
+
+class MotifMatcher:
+    """Build once (get_matcher), then match(text) in about a millisecond."""
+
+    def __init__(self, motifs: list[Motif] | None = None):
+        self.motifs = motifs if motifs is not None else load_motifs()
+        self._by_code = {m.code: m for m in self.motifs}
+        self.referential = referential_module.referential()
+        self.criteria = self.referential.criteria
+        rows = [r for r in _read_synonyms(SYNONYMS_CSV) if r[0] in self._by_code]
+        vocab_terms = [t for terms in self.referential.concepts.values() for t in terms]
+        vocab_terms += [expression for _, expression, _ in rows]
+        vocab_terms += [motif.label for motif in self.motifs]
+        words, stems = vocabulary(vocab_terms)
+        self._speller = Speller(words, stems, self.referential.abbreviations)
+        patterns: dict[str, list[str]] = {}
+        for name, concept_terms in self.referential.concepts.items():
+            phrases = sorted({t for t in (self._speller.term(c) for c in concept_terms) if t})
+            if phrases:
+                patterns["c:" + name] = phrases
+        self._expressions: list[tuple[str, float, list[str]]] = []
+        for index, (code, expression, weight) in enumerate(rows):
+            ordered = expression.startswith("=")
+            part_labels = []
+            for j, part in enumerate(expression.lstrip("=").split(" + ")):
+                phrases = _part_terms(part, ordered, self._speller)
+                if not phrases:
+                    continue
+                label = f"m:{index}:{j}"
+                patterns[label] = phrases
+                part_labels.append(label)
+            if part_labels:
+                self._expressions.append((code, weight, part_labels))
+        self._nlp = build(patterns, self._speller)
+        # criteria in severity order: P0 first, then the file's order
+        self._order = {cid: i for i, cid in enumerate(self.criteria)}
+
+    # ------------------------------------------------------------------ public
+
+    def match(
+        self,
+        text: str,
+        *,
+        age_years: int | None = None,
+        sex: str | None = None,
+        limit: int = 5,
+    ) -> MatchResult:
+        clean = sanitize(text or "", MAX_TEXT)
+        if not re.search(r"\w", clean):
+            return MatchResult(suggestions=[], red_flag=False, red_flag_reasons=[])
+        doc = self._nlp(clean)
+        norm_text = " ".join(t.norm_ for t in doc)
+        facts = facts_module.read(norm_text, age_years=age_years, sex=sex)
+        sentences = {}
+        for i, sent in enumerate(doc.sents):
+            for token in sent:
+                sentences[token.i] = i
+        sentence_text = {i: " ".join(t.norm_ for t in s) for i, s in enumerate(doc.sents)}
+        mentions: list[_Mention] = []
+        for span in doc.spans.get("concepts", []):
+            sid = sentences.get(span.start, 0)
+            mentions.append(
+                _Mention(
+                    label=span.label_,
+                    start=span.start,
+                    end=span.end,
+                    text=span.text,
+                    sentence=sid,
+                    qualifier=self._qualifier(span, sentence_text.get(sid, "")),
+                )
+            )
+        suggestions = self._rank([m for m in mentions if m.label.startswith("m:")], len(doc), doc)
+        concepts = [m for m in mentions if m.label.startswith("c:")]
+        triggered, candidates, qualifiers = self._criteria(concepts, facts, sentence_text)
+        return MatchResult(
+            suggestions=suggestions[: max(0, limit)],
+            red_flag=bool(triggered),
+            red_flag_reasons=[self.criteria[c].label for c in triggered],
+            red_flag_criteria=triggered,
+            candidate_criteria=candidates,
+            qualifiers=qualifiers,
+        )
+
+    # ------------------------------------------------------------------ qualifiers
+
+    @staticmethod
+    def _qualifier(span, sentence: str) -> str:
+        if span._.negation:
+            return "negation"
+        if span._.hypothesis:
+            return "hypothesis"
+        if span._.history:
+            return "history"
+        # In a call the caller often speaks for a relative who IS the patient: a family
+        # cue sets a mention aside only when the sentence tells a past event of theirs.
+        if span._.family and _PAST_MARKER.search(sentence):
+            return "family"
+        if span._.history is None and _PAST_MARKER.search(sentence) and "atcd" in sentence:
+            return "history"
+        return ""
+
+    # ------------------------------------------------------------------ red flags
+
+    def _criteria(self, concepts: list[_Mention], facts, sentence_text: dict[int, str]):
+        affirmative: dict[str, list[_Mention]] = {}
+        loose: dict[str, list[_Mention]] = {}  # modifiers: any mention but negated/family
+        for mention in concepts:
+            name = mention.label[2:]
+            if mention.qualifier == "":
+                affirmative.setdefault(name, []).append(mention)
+            if mention.qualifier in ("", "history", "reported_speech"):
+                loose.setdefault(name, []).append(mention)
+        flags = facts.flags()
+        if "fever_terms" in affirmative:
+            flags.add("$fever")
+        for fact, concept in (
+            ("$pregnant", "pregnancy_terms"),
+            ("$anticoagulant", "anticoagulant_terms"),
+            ("$chemotherapy", "chemotherapy_terms"),
+            ("$diabetes", "diabetes_terms"),
+            ("$cardiac_history", "cardiac_history_terms"),
+            ("$several_people", "several_people_terms"),
+        ):
+            if concept in loose:
+                flags.add(fact)
+        triggered: list[str] = []
+        candidates: list[str] = []
+        set_aside: list[dict] = []
+        for cid, crit in self.criteria.items():
+            explained_sentences = {
+                m.sentence for name in crit.explained for m in affirmative.get(name, [])
+            }
+
+            def present(name: str, crit=crit, explained_sentences=explained_sentences) -> bool:
+                if name.startswith("$"):
+                    return name in flags
+                found = [
+                    m for m in affirmative.get(name, []) if m.sentence not in explained_sentences
+                ]
+                if found:
+                    return True
+                if crit.allow_resolved:
+                    return any(
+                        m.qualifier == "history"
+                        and _RESOLVED.search(sentence_text.get(m.sentence, ""))
+                        for m in concepts
+                        if m.label[2:] == name
+                    )
+                return False
+
+            if any(all(present(n) for n in trigger) for trigger in crit.triggers):
+                triggered.append(cid)
+                continue
+            core_present = any(present(n) for n in crit.core)
+            if core_present:
+                candidates.append(cid)
+            for name in crit.core:
+                for m in concepts:
+                    if m.label[2:] != name:
+                        continue
+                    if m.qualifier:
+                        set_aside.append(
+                            {"text": m.text, "criterion": cid, "qualifier": m.qualifier}
+                        )
+                    elif m.sentence in explained_sentences:
+                        set_aside.append(
+                            {"text": m.text, "criterion": cid, "qualifier": "explained"}
+                        )
+        triggered.sort(key=lambda c: (self.criteria[c].priority, self._order[c]))
+        seen = set()
+        qualifiers = []
+        for item in set_aside:
+            key = (item["text"], item["criterion"], item["qualifier"])
+            if key not in seen:
+                seen.add(key)
+                qualifiers.append(item)
+        return triggered, candidates, qualifiers
+
+    # ------------------------------------------------------------------ CISP-2
+
+    def _rank(self, mentions: list[_Mention], n_tokens: int, doc) -> list[Suggestion]:
+        by_part: dict[str, list[_Mention]] = {}
+        for m in mentions:
+            if m.qualifier in ("negation", "hypothesis", "history", "family"):
+                continue
+            by_part.setdefault(m.label, []).append(m)
+        if not by_part:
+            return []
+        content = {
+            t.i for t in doc if t.norm_.isalpha() and t.norm_ not in FILLERS and len(t.norm_) > 2
+        }
+        hits: dict[str, list[tuple[float, frozenset[int], bool]]] = {}
+        for code, weight, parts in self._expressions:
+            if not all(p in by_part for p in parts):
+                continue
+            positions: set[int] = set()
+            for p in parts:
+                first = by_part[p][0]
+                positions.update(range(first.start, first.end))
+            corrected = any(
+                doc[i].norm_ != doc[i].lower_ and doc[i].norm_ != fold(doc[i].text)
+                for i in positions
+            )
+            hits.setdefault(code, []).append((weight, frozenset(positions), corrected))
+        raw: dict[str, float] = {}
+        best: dict[str, frozenset[int]] = {}
+        for code, code_hits in hits.items():
+            code_hits.sort(key=lambda h: (-h[0] * (0.93 if h[2] else 1.0), -len(h[1])))
+            weight, positions, corrected = code_hits[0]
+            covered = set().union(*(h[1] for h in code_hits)) & content
+            coverage = len(covered) / max(1, len(content))
+            extra = len({h[1] for h in code_hits}) - 1
+            raw[code] = weight * (0.93 if corrected else 1.0) * (
+                0.72 + 0.28 * coverage
+            ) + 0.03 * min(extra, 2)
+            best[code] = positions
+        for code, positions in best.items():
+            if any(other != code and positions < p for other, p in best.items()):
+                raw[code] *= 0.85  # a more specific expression explains the same words
+        ordered = sorted(raw, key=lambda c: (-round(raw[c], 6), min(best[c]), c))
+        return [
+            Suggestion(
+                code=code,
+                label=self._by_code[code].label,
+                score=round(min(1.0, max(0.0, raw[code])), 3),
+            )
+            for code in ordered
+        ]
+
+
+@functools.lru_cache(maxsize=1)
+def get_matcher() -> MotifMatcher:
+    """The shared matcher: building the pipeline takes a couple of seconds, once."""
+    return MotifMatcher()

@@ -1,0 +1,236 @@
+"""The EDS-NLP pipeline the matcher runs on every text.
+
+eds.normalizer (case, accents, quotes, pollution) -> spelling (abbreviations and SMS
+spelling corrected against the lexicon with rapidfuzz; words French already knows, from
+wordfreq, are left alone) -> eds.sentences -> eds.matcher (regexes built from the lexicon,
+on the normalised text) -> eds.negation, eds.family, eds.history (dates through eds.dates
+when the text has one), eds.hypothesis, eds.reported_speech on every matched span.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# Words an expression may skip between two of its words (articles, prepositions,
+# pronouns): "douleur dans la poitrine" matches the term "douleur poitrine".
+FILLERS = frozenset(
+    """
+    a au aux de des du d la le les l un une en dans sur sous par pour avec chez ma mon mes
+    ta ton tes sa son ses notre votre leur leurs ce cet cette ces me m te t se s lui y qui
+    que qu il elle ils elles on je j tu nous vous tout toute tous toutes tres trop bien peu
+    assez niveau
+    """.split()  # noqa: SIM905
+)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, as eds.normalizer's NORM (used on lexicon terms)."""
+    text = text.lower().replace("œ", "oe").replace("æ", "ae").replace("’", "'")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def sanitize(text: str, limit: int = 2000) -> str:
+    """What reaches the pipeline: no NUL or control characters, no HTML tags or entities,
+    no emoji or pictographs (replaced by a space), at most `limit` characters."""
+    text = (text or "")[: limit * 2]
+    text = _CONTROL.sub(" ", text)
+    text = html.unescape(_TAG.sub(" ", text))
+    text = "".join(
+        " " if unicodedata.category(c) in ("So", "Sk", "Cs", "Co", "Cn") else c for c in text
+    )
+    return text[:limit]
+
+
+def _words_of(term: str) -> list[str]:
+    return [w for w in re.split(r"[\s'\-]+", fold(term).strip()) if w and w != "*"]
+
+
+def vocabulary(terms: Iterable[str]) -> tuple[set[str], set[str]]:
+    """(whole words, prefixes) of a list of lexicon terms; a prefix is a word written
+    with a trailing * ("douleur*"), kept when it has at least 4 letters."""
+    words: set[str] = set()
+    stems: set[str] = set()
+    for term in terms:
+        for word in re.split(r"[\s'\-|+=~]+", fold(term)):
+            if word.endswith("*") and len(word) > 4 and word[:-1].isalpha():
+                stems.add(word[:-1])
+            elif word.strip("*").isalpha():
+                words.add(word.strip("*"))
+    return words, stems
+
+
+class Speller:
+    """Per token of the text, after eds.normalizer:
+    - SMS abbreviations expanded ("bcp" -> "beaucoup");
+    - words that are neither French (wordfreq's list) nor in the lexicon corrected to the
+      closest lexicon word (rapidfuzz Levenshtein: one edit up to 6 letters, two beyond);
+    - a word starting with a lexicon prefix reduced to it ("douloureuse" -> "doulour"), the
+      same reduction the lexicon's terms get, so eds.matcher's exact phrase matching works
+      on inflections;
+    - articles, prepositions and pronouns marked excluded (skipped by eds.matcher only; the
+      qualifiers still read them: "pas de")."""
+
+    def __init__(self, words: set[str], stems: set[str], abbreviations: dict[str, str]):
+        from wordfreq import top_n_list
+
+        self.words = sorted(words)
+        self.stems = stems
+        self.stem_lengths = sorted({len(s) for s in stems}, reverse=True)
+        self.stems_by_length = {
+            n: sorted(s for s in stems if len(s) == n) for n in self.stem_lengths
+        }
+        self.abbreviations = {
+            fold(k): fold(v) for k, v in abbreviations.items() if " " not in v.strip()
+        }
+        self.french = {fold(w) for w in top_n_list("fr", 40000)}
+        self.known = set(words) | self.french
+
+    def canonical(self, word: str) -> str:
+        for n in self.stem_lengths:
+            if n <= len(word) and word[:n] in self.stems:
+                return word[:n]
+        return word
+
+    def term(self, term: str) -> str | None:
+        """A lexicon term as eds.matcher sees it (canonical words, fillers dropped)."""
+        words = [self.canonical(w.rstrip("*")) for w in _words_of(term)]
+        words = [w for w in words if w not in FILLERS]
+        return " ".join(words) if words else None
+
+    def _is_known(self, token: str) -> bool:
+        if token in self.known:
+            return True
+        return any(token[:n] in self.stems for n in self.stem_lengths if n <= len(token))
+
+    @functools.lru_cache(maxsize=20000)  # noqa: B019 - one speller per process
+    def correct(self, token: str) -> str:
+        if token in self.abbreviations:
+            return self.canonical(self.abbreviations[token])
+        if len(token) < 4 or not token.isalpha():
+            return token
+        squeezed = re.sub(r"(.)\1{2,}", r"\1", token)  # "aaaaide", "fiiievre"
+        if squeezed != token and self._is_known(squeezed):
+            return self.canonical(squeezed)
+        if self._is_known(token):
+            return self.canonical(token)
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        cutoff = 1 if len(token) <= 6 else 2
+        best = process.extractOne(
+            token, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff
+        )
+        if best is not None:
+            return self.canonical(best[0])
+        for n in self.stem_lengths:
+            if n < 5 or n > len(token) + 1:
+                continue
+            hit = process.extractOne(
+                token[:n], self.stems_by_length[n], scorer=Levenshtein.distance, score_cutoff=1
+            )
+            if hit is not None:
+                return hit[0]
+        return token
+
+    def __call__(self, doc):
+        excluded = doc.vocab.strings["EXCLUDED"]
+        for token in doc:
+            norm = token.norm_
+            bare = norm.rstrip("'")
+            if bare in FILLERS:
+                token._.excluded = True
+                token.tag = excluded
+                continue
+            fixed = self.correct(norm)
+            if fixed != norm:
+                token.norm_ = fixed
+        return doc
+
+
+_HYPOTHESIS_EXTRA = [
+    "peur que",
+    "peur d'avoir",
+    "peur de faire",
+    "peur d'une",
+    "peur d'un",
+    "j'ai peur",
+    "a peur",
+    "inquiet que",
+    "crainte",
+    "j'ai lu que",
+    "pouvait être",
+    "pourrait être",
+    "peut être",
+    "est-ce que",
+    "est ce que",
+    "se demande si",
+    "je me demande",
+    "ça pouvait",
+    "ça pourrait",
+    "worried",
+    "could be",
+    "might be",
+    "afraid",
+]
+_NEGATION_EXTRA = ["no", "not", "without", "denies", "nie", "nie toute", "never", "jamais pensé"]
+_HISTORY_EXTRA = [
+    "a fait un",
+    "a fait une",
+    "avait fait",
+    "a eu un",
+    "a eu une",
+    "il y a des années",
+    "l'année dernière",
+    "l'an dernier",
+    "l'hiver dernier",
+    "en 20",
+    "en 19",
+    "had a",
+    "years ago",
+    "ans plus tôt",
+]
+
+
+def build(terms: dict[str, list[str]], speller: Speller):
+    """The edsnlp pipeline, spans of every concept in doc.spans["concepts"]."""
+    import edsnlp
+    import edsnlp.pipes as eds
+    from edsnlp.pipes.qualifiers.history import patterns as history_patterns
+    from edsnlp.pipes.qualifiers.hypothesis import patterns as hypothesis_patterns
+    from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
+
+    spans = {"concepts": True}
+    nlp = edsnlp.blank("eds")
+    nlp.add_pipe(eds.normalizer())
+    nlp.add_pipe(eds.sentences())
+    nlp.add_pipe(eds.matcher(terms=terms, attr="NORM", ignore_excluded=True, span_setter=spans))
+    nlp.add_pipe(
+        eds.negation(
+            span_getter=spans,
+            preceding=list(negation_patterns.preceding) + _NEGATION_EXTRA,
+        )
+    )
+    nlp.add_pipe(eds.family(span_getter=spans))
+    nlp.add_pipe(
+        eds.history(
+            span_getter=spans,
+            history=list(history_patterns.history) + _HISTORY_EXTRA,
+        )
+    )
+    # "idée de" is a hypothesis cue in clinical notes but "idées de suicide" is a red flag.
+    preceding = [p for p in hypothesis_patterns.preceding if p != "idée de"]
+    nlp.add_pipe(eds.hypothesis(span_getter=spans, preceding=preceding + _HYPOTHESIS_EXTRA))
+    nlp.add_pipe(eds.reported_speech(span_getter=spans))
+    # Custom components go in last (edsnlp builds its matchers' patterns with the pipes
+    # already there), before the matcher.
+    nlp.add_pipe(speller, name="spelling", before="matcher")
+    return nlp
