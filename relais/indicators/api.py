@@ -89,6 +89,23 @@ class IndicatorsOut(Schema):
     )
 
 
+class RedFlagQuestionsOut(Schema):
+    criterion_id: str = Field(description="Critère du référentiel des signes de gravité.")
+    label: str
+    asked: int = Field(description="Questions de confirmation posées (réponses enregistrées).")
+    confirmed: int = Field(description="Réponses « oui ».")
+    denied: int = Field(description="Réponses « non ».")
+    unknown: int = Field(description="« Ne sait pas » ou sans réponse.")
+    requests: int = Field(description="Demandes concernées.")
+
+
+class IndicatorsWithRedFlagsOut(IndicatorsOut):
+    red_flag_questions: list[RedFlagQuestionsOut] = Field(
+        description="Questions de confirmation des signes de gravité posées à l'accueil "
+        "(téléphone, formulaire web, adressage), par critère (issue 15)."
+    )
+
+
 def _territory_filter(scope: Scope, territory: str | None) -> dict:
     """The selector's territory arguments; 404 for a territory outside the caller's scope
     (unknown, malformed and out-of-scope identifiers alike: no existence leak)."""
@@ -99,7 +116,7 @@ def _territory_filter(scope: Scope, territory: str | None) -> dict:
 
 @router.get(
     "",
-    response=IndicatorsOut,
+    response=IndicatorsWithRedFlagsOut,
     summary="Indicateurs d'activité d'un territoire sur une période",
     description=(
         "Période en dates locales (Europe/Paris), bornes incluses, 400 jours au plus. "
@@ -113,4 +130,7 @@ def indicators(request, start: date, end: date, territory: str | None = None):
     period_check(start=start, end=end)
     territory_filter = _territory_filter(scope, territory)
     figures = indicators_compute(start=start, end=end, **territory_filter)
-    return {**figures, "territory": territory or None}
+    from relais.regulation.red_flags import red_flag_question_stats_for
+
+    questions = red_flag_question_stats_for(start=start, end=end, **territory_filter)
+    return {**figures, "territory": territory or None, "red_flag_questions": questions}

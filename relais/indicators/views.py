@@ -128,9 +128,16 @@ def dashboard(request):
             "query": urlencode(query),
             "kpis": _kpis(now, before),
             "report_month": f"{start:%Y-%m}",
+            "red_flag_questions": _red_flag_questions(start, end, territory),
         },
         status=400 if error else 200,
     )
+
+
+def _red_flag_questions(start, end, territory):
+    from relais.regulation.red_flags import red_flag_question_stats_for
+
+    return red_flag_question_stats_for(start=start, end=end, **territory.filter)
 
 
 def _pct(rate: float) -> str:

@@ -32,7 +32,8 @@ def _polarity() -> dict[str, str]:
     import yaml
 
     data = yaml.safe_load(POLARITY_YAML.read_text(encoding="utf-8")) or {}
-    return {qid: kind for kind in ("no", "open") for qid in data.get(kind) or []}
+    kinds = {"alarm_on_no": "no", "open": "open"}
+    return {qid: kind for key, kind in kinds.items() for qid in data.get(key) or []}
 
 
 def alarm_answer(question) -> str:
@@ -238,3 +239,16 @@ def any_alarming(asked: list[AskedCriterion], answers: dict[str, str | None]) ->
 
 def all_answered(asked: list[AskedCriterion], answers: dict[str, str | None]) -> bool:
     return all(answers.get(q.id) in ("yes", "no") for item in asked for q in item.questions)
+
+
+def red_flag_question_stats_for(*, start: date, end: date, sas_ids=None, cpts_ids=None):
+    """red_flag_question_stats over the requests of a period and territory (the
+    indicators' definitions: created in [start, end] Paris dates, of these SAS / CPTS)."""
+    from relais.indicators.selectors import _request_q, period_bounds
+    from relais.regulation.models import Request
+
+    lower, upper = period_bounds(start=start, end=end)
+    requests = Request.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    )
+    return red_flag_question_stats(requests)
