@@ -395,7 +395,7 @@ def appointment_report_enqueue(*, booking: Booking) -> SasReport | None:
         booking=booking,
         method=method,
         appointment_status=booking.status,
-        payload=r.appointment_resource(booking),
+        payload=r.appointment_resource(booking, report=True),
     )
     _queue_report(report.pk)
     return report
@@ -464,7 +464,7 @@ def sas_report_deliver(*, report_id: int) -> str:
         url = f"{base}/Appointment"
         if report.method == "PUT":
             url += "?identifier=" + urllib.parse.quote(
-                f"{r.SYSTEM_RELAIS_BOOKING}|{report.payload['id']}", safe=""
+                f"{report.payload['identifier'][0]['system']}|{report.payload['id']}", safe=""
             )
         report.attempts += 1
         try:

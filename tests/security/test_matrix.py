@@ -456,6 +456,22 @@ TABLE: dict[str, Case] = {
         ok=frozenset({400, 404}),
         note="gate only: another client's appointment is not found",
     ),
+    # Reads by id (issue 16): gate only; what each client reads is tested in tests/interop.
+    "GET fhir:slot_read": fhir(
+        "Slot/inconnu", {TOK91, TOK43}, ok=frozenset({404}), note="gate only: unknown id"
+    ),
+    "GET fhir:schedule_read": fhir(
+        "Schedule/sch-0-0", {TOK91, TOK43}, ok=frozenset({404}), note="gate only: unknown id"
+    ),
+    "GET fhir:practitioner_read": fhir(
+        "Practitioner/inconnu", {TOK91, TOK43}, ok=frozenset({404}), note="gate only: unknown id"
+    ),
+    "GET fhir:appointment_read": fhir(
+        "Appointment/inconnu", {TOK91, TOK43}, ok=frozenset({404}), note="gate only: unknown id"
+    ),
+    "GET fhir:not_found": fhir(
+        "Inconnu", EVERYONE, ok=frozenset({404}), note="any other /fhir/ path: OperationOutcome"
+    ),
     "GET fhir:bulk_publish": fhir("$bulk-publish", EVERYONE, note="SMART links: public slots"),
     "GET fhir:bulk_file": fhir("bulk/Slot.ndjson", EVERYONE, note="SMART links: public slots"),
 }
