@@ -14,7 +14,7 @@ from relais.regulation.models import (
     Track,
     UrgencyBand,
 )
-from relais.territory.selectors import commune_get, communes_named
+from relais.territory.selectors import commune_get, communes_exact_in_territory, communes_named
 
 INSEE_IN_LABEL = re.compile(r"\b(\d[0-9AB]\d{3})\s*$")
 
@@ -59,8 +59,11 @@ class RequestForm(forms.Form):
     # "new", or the public id of a known patient of the territory the operator confirmed.
     patient_choice = forms.CharField(required=False, max_length=40)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, territory=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # The départements of the operator's territory: a full commune name or postal
+        # code unique there is accepted (clean_commune).
+        self.territory = list(territory)
         if self.data.get("patient_choice", "new") not in ("", "new"):
             # A known patient taken up: the record has the identity and the commune; the
             # callback number defaults to the record's.
@@ -105,6 +108,17 @@ class RequestForm(forms.Form):
             commune = commune_get(insee=match.group(1))
             if commune:
                 return commune
+        local = communes_exact_in_territory(
+            value=value, departement_codes=getattr(self, "territory", [])
+        )
+        if len(local) == 1:  # "Massy", "91300": unique in the operator's territory
+            return local[0]
+        if len(local) > 1:
+            names = ", ".join(f"{c.name} ({c.postal_codes.split(';')[0]})" for c in local[:3])
+            raise forms.ValidationError(
+                f"Plusieurs communes de votre territoire correspondent ({names}) : "
+                "choisissez-la dans la liste."
+            )
         candidates = communes_named(name=value)
         if len(candidates) == 1:
             return candidates[0]

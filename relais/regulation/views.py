@@ -45,6 +45,7 @@ from relais.regulation.services import (
     request_override_red_flag,
     request_transition,
 )
+from relais.territory.selectors import departement_codes_for_scope
 
 WORKLIST_AUDIT_SECONDS = 600
 
@@ -153,7 +154,9 @@ def request_new(request):
     scope = scope_for(request.user)
     initial = {"to_regulate": Role.ARM in scope.roles and Role.OPERATEUR not in scope.roles}
     initial.update(handover_initial(request.GET))
-    form = RequestForm(request.POST or None, initial=initial)
+    form = RequestForm(
+        request.POST or None, initial=initial, territory=departement_codes_for_scope(scope)
+    )
     asked, answers = [], {}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -333,7 +336,11 @@ def request_merge_view(request, public_id):
 def referral_new(request):
     """A pharmacist, nurse or physio refers the patient in front of them."""
     scope = scope_for(request.user)
-    form = RequestForm(request.POST or None, initial={"channel": "professional"})
+    form = RequestForm(
+        request.POST or None,
+        initial={"channel": "professional"},
+        territory=departement_codes_for_scope(scope),
+    )
     asked, answers = [], {}
     if request.method == "POST":
         # The confirming questions of the motif come first: any "oui" and nothing is

@@ -9,20 +9,115 @@ from relais.territory.models import Commune, Cpts
 def communes_search(*, query: str, departement_codes: list[str] | None = None, limit: int = 10):
     """Communes whose name starts with the query (accent-insensitive) or whose postal
     code starts with it; the most populated first, so 'saint' proposes big towns."""
+    qs = _communes_matching(query)
+    if qs is None:
+        return []
+    if departement_codes:
+        qs = qs.filter(departement__code__in=departement_codes)
+    return list(qs.order_by("-population", "name")[:limit])
+
+
+def _communes_matching(query: str):
+    """The communes a typed prefix or postal code may mean (None: nothing can match)."""
     query = (query or "").strip()
     # Longer than any commune name or postal code list: nothing can start with it (and a
     # 50,000-character LIKE pattern is refused by SQLite as "too complex").
     if not 2 <= len(query) <= 100:
-        return []
+        return None
     qs = Commune.objects.select_related("departement")
     if query.isdigit():
-        qs = qs.filter(Q(postal_codes__startswith=query) | Q(postal_codes__contains=f";{query}"))
+        return qs.filter(Q(postal_codes__startswith=query) | Q(postal_codes__contains=f";{query}"))
+    key = search_key(query)
+    return qs.filter(Q(search_name__startswith=key) | Q(search_name__contains=f" {key}"))
+
+
+def departement_codes_for_scope(scope) -> list[str]:
+    """The départements of a caller's territory: those of its SAS, and of its CPTS's SAS."""
+    from relais.territory.models import Departement
+
+    if not scope.sas_ids and not scope.cpts_ids:
+        return []
+    return list(
+        Departement.objects.filter(
+            Q(sas__id__in=scope.sas_ids) | Q(sas__cpts_set__id__in=scope.cpts_ids)
+        )
+        .values_list("code", flat=True)
+        .distinct()
+        .order_by("code")
+    )
+
+
+_CENTRES: dict[tuple[str, ...], tuple[float, float] | None] = {}
+
+
+def _territory_centre(codes: tuple[str, ...]) -> tuple[float, float] | None:
+    """The mean point of a territory's communes (cached per process: reference data)."""
+    from django.db.models import Avg
+
+    if codes not in _CENTRES:
+        centre = Commune.objects.filter(
+            departement__code__in=codes, latitude__isnull=False
+        ).aggregate(lat=Avg("latitude"), lon=Avg("longitude"))
+        _CENTRES[codes] = (centre["lat"], centre["lon"]) if centre["lat"] is not None else None
+    return _CENTRES[codes]
+
+
+def communes_search_territory_first(
+    *, query: str, departement_codes: list[str], limit: int = 10
+) -> list[Commune]:
+    """The commune autocomplete of an operator: the communes of their territory first
+    (most populated first), then the others nearest the territory first (its
+    neighbours, then the rest of the country). Without a territory: the national order."""
+    import math
+
+    from django.db.models import ExpressionWrapper, F, FloatField
+
+    qs = _communes_matching(query)
+    if qs is None:
+        return []
+    codes = tuple(sorted(set(departement_codes or ())))
+    if not codes:
+        return list(qs.order_by("-population", "name")[:limit])
+    inside = list(qs.filter(departement__code__in=codes).order_by("-population", "name")[:limit])
+    if len(inside) >= limit:
+        return inside
+    rest = qs.exclude(departement__code__in=codes)
+    centre = _territory_centre(codes)
+    if centre is None:
+        rest = rest.order_by("-population", "name")
     else:
-        key = search_key(query)
-        qs = qs.filter(Q(search_name__startswith=key) | Q(search_name__contains=f" {key}"))
-    if departement_codes:
-        qs = qs.filter(departement__code__in=departement_codes)
-    return list(qs.order_by("-population", "name")[:limit])
+        lat, lon = centre
+        scale = math.cos(math.radians(lat))
+        # Squared equirectangular distance in degrees: enough to rank by nearness.
+        rest = rest.annotate(
+            far=ExpressionWrapper(
+                (F("latitude") - lat) * (F("latitude") - lat)
+                + (F("longitude") - lon) * (F("longitude") - lon) * scale * scale,
+                output_field=FloatField(),
+            )
+        ).order_by(F("far").asc(nulls_last=True), "-population", "name")
+    return inside + list(rest[: limit - len(inside)])
+
+
+def communes_exact_in_territory(*, value: str, departement_codes: list[str]) -> list[Commune]:
+    """The communes an operator's full entry names: an exact name (accent-insensitive)
+    or a 5-digit postal code, inside their territory. Several: ambiguous."""
+    value = (value or "").strip()
+    if not value or len(value) > 100 or not departement_codes:
+        return []
+    qs = Commune.objects.select_related("departement").filter(
+        departement__code__in=departement_codes
+    )
+    if value.isdigit() and len(value) == 5:
+        qs = qs.filter(
+            Q(postal_codes=value)
+            | Q(postal_codes__startswith=f"{value};")
+            | Q(postal_codes__endswith=f";{value}")
+            | Q(postal_codes__contains=f";{value};")
+        )
+    else:
+        qs = qs.filter(search_name=search_key(value))
+    return list(qs.order_by("-population", "name")[:5])
 
 
 def commune_get(*, insee: str) -> Commune | None:
