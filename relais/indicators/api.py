@@ -33,6 +33,16 @@ class StatusCounts(Schema):
     cancelled: int = Field(description="Annulée.")
 
 
+class RedFlagQuestionsOut(Schema):
+    criterion_id: str = Field(description="Critère du référentiel des signes de gravité.")
+    label: str
+    asked: int = Field(description="Questions de confirmation posées (réponses enregistrées).")
+    confirmed: int = Field(description="Réponses « oui ».")
+    denied: int = Field(description="Réponses « non ».")
+    unknown: int = Field(description="« Ne sait pas » ou sans réponse.")
+    requests: int = Field(description="Demandes concernées.")
+
+
 class IndicatorsOut(Schema):
     start: date = Field(description="Premier jour de la période (heure de Paris), inclus.")
     end: date = Field(description="Dernier jour de la période (heure de Paris), inclus.")
@@ -87,19 +97,6 @@ class IndicatorsOut(Schema):
         description="Rendez-vous non annulés par type : slot (créneau publié), surnumeraire, "
         "niveau2."
     )
-
-
-class RedFlagQuestionsOut(Schema):
-    criterion_id: str = Field(description="Critère du référentiel des signes de gravité.")
-    label: str
-    asked: int = Field(description="Questions de confirmation posées (réponses enregistrées).")
-    confirmed: int = Field(description="Réponses « oui ».")
-    denied: int = Field(description="Réponses « non ».")
-    unknown: int = Field(description="« Ne sait pas » ou sans réponse.")
-    requests: int = Field(description="Demandes concernées.")
-
-
-class IndicatorsWithRedFlagsOut(IndicatorsOut):
     red_flag_questions: list[RedFlagQuestionsOut] = Field(
         description="Questions de confirmation des signes de gravité posées à l'accueil "
         "(téléphone, formulaire web, adressage), par critère (issue 15)."
@@ -116,7 +113,7 @@ def _territory_filter(scope: Scope, territory: str | None) -> dict:
 
 @router.get(
     "",
-    response=IndicatorsWithRedFlagsOut,
+    response=IndicatorsOut,
     summary="Indicateurs d'activité d'un territoire sur une période",
     description=(
         "Période en dates locales (Europe/Paris), bornes incluses, 400 jours au plus. "
