@@ -37,6 +37,7 @@ POLICY: dict[str, set[str]] = {
     "fhir.appointments.read": {"scope:appointments:read", "scope:appointments:write"},
     "fhir.appointments.write": {"scope:appointments:write"},
     "interop.reports": {Role.ADMIN},
+    "fhir.regulators.write": {"scope:regulators:write"},
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},
     "notifications.failed": {Role.COORDINATEUR, Role.ADMIN},

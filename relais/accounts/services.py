@@ -25,6 +25,7 @@ API_SCOPES = {
     "appointments:write": "Prendre et modifier des rendez-vous",
     "motifs:read": "Suggérer des motifs CISP-2",
     "indicators:read": "Lire les indicateurs",
+    "regulators:write": "Gérer les comptes régulateurs (plateforme SAS, INT_R02)",
 }
 
 

@@ -4,6 +4,8 @@ partner booking systems whose slots Relais gathers."""
 from django.db import models
 from django.utils import timezone
 
+from relais.core.models import PublicIdModel
+
 
 class ReportStatus(models.TextChoices):
     PENDING = "pending", "En attente"
@@ -62,7 +64,7 @@ class PartnerSource(models.Model):
         return self.name
 
 
-class RegulatorAccount(models.Model):
+class RegulatorAccount(PublicIdModel):
     """A médecin régulateur account managed by the national SAS platform (INT_R02:
     POST/PUT Practitioner). Known by the national id (IDNPS, urn:oid:1.2.250.1.71.4.2.1)
     and/or the SAS technical id (INTRN, urn:oid:1.2.250.1.213.3.6); `active` is the
@@ -77,6 +79,8 @@ class RegulatorAccount(models.Model):
     email = models.EmailField(max_length=200)
     active = models.BooleanField(default=True)
     managed_by = models.CharField(max_length=100)  # the API client (platform) name
+    # The IG: at the first connection the regulator accepts the editor's terms of use.
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
-from relais.interop import views
+from relais.interop import regulators, views
 
 app_name = "interop"
 urlpatterns = [
     path("creneaux/<uuid:public_id>/", views.slot_open, name="slot_open"),
     path("comptes-rendus-sas/", views.sas_reports, name="sas_reports"),
     path("comptes-rendus-sas/<int:pk>/renvoyer/", views.sas_report_retry, name="sas_report_retry"),
+    path("", include(regulators.page_urlpatterns)),  # the SAS deep link (INT_R02)
 ]

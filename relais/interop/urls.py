@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from relais.interop import views
+from relais.interop import regulators, views
 
 app_name = "fhir"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("Practitioner/<str:resource_id>", views.practitioner_read, name="practitioner_read"),
     path("Appointment/<str:resource_id>", views.appointment_read, name="appointment_read"),
     path("Appointment", views.appointment, name="appointment"),
+    path("", include(regulators.fhir_urlpatterns)),  # INT_R02: POST/PUT/DELETE Practitioner
     path("$bulk-publish", views.bulk_publish, name="bulk_publish"),
     path("bulk/<str:kind>.ndjson", views.bulk_file, name="bulk_file"),
     # Keep last: any other address under /fhir/ answers an OperationOutcome 404.

@@ -139,7 +139,9 @@ def fhir_endpoint(actions: dict[str, str]):
                         response = fhir_error(500, "Erreur interne : l'incident est journalisé.")
             audit_record(
                 api_client=client.name,
-                action={"GET": "read", "POST": "create", "PUT": "update"}[request.method],
+                action={"GET": "read", "POST": "create", "PUT": "update", "DELETE": "delete"}[
+                    request.method
+                ],
                 object_type=f"fhir.{request.path.rstrip('/').rsplit('/', 1)[-1]}"[:50],
                 object_id=getattr(response, "audit_object_id", "")[:64],
                 reason=f"{response.status_code} {request.method} {request.get_full_path()}",

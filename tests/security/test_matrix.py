@@ -197,6 +197,14 @@ def _failed_message(c):
     return message.public_id
 
 
+def _sas_link(slot) -> str:
+    from django.conf import settings
+
+    from relais.interop.regulators import sas_deep_link
+
+    return sas_deep_link(slot).removeprefix(settings.SITE_URL)
+
+
 def _today_window(c):
     day = timezone.localdate()
     return {
@@ -360,6 +368,11 @@ TABLE: dict[str, Case] = {
     # messages failed for good (coordinators and admins of the message's territory) and the
     # public health figures (counts only; 503 here: no worker heartbeat in the tests)
     "GET notifications:failed": page("notifications:failed", {COORD_B, ADMIN}),
+    "GET interop:sas_slot_link": Case(
+        EVERYONE,
+        lambda c: _sas_link(c.free_slot),
+        note="Slot.comment: without the platform's assertion, a redirect to interop:slot_open",
+    ),
     "POST notifications:resend": page(
         "notifications:resend",
         {ADMIN},
@@ -484,6 +497,29 @@ def _walk(patterns, namespace=None):
     for p in patterns:
         if isinstance(p, URLResolver):
             ns = p.namespace
+    # INT_R02 regulator accounts (scope regulators:write; bodies: tests/interop/test_regulators)
+    "POST fhir:regulators": fhir(
+        "Practitioner",
+        {TOK91, TOK43},
+        data=lambda c: {},
+        ok=frozenset({400}),
+        note="gate only: an empty body is refused after the scope check",
+    ),
+    "PUT fhir:regulators": fhir(
+        "Practitioner",
+        {TOK91, TOK43},
+        query=lambda c: {"identifier": "urn:x|inconnu"},
+        data=lambda c: {},
+        ok=frozenset({400}),
+        note="gate only: an identifier of another system is refused",
+    ),
+    "DELETE fhir:regulators": fhir(
+        "Practitioner",
+        {TOK91, TOK43},
+        query=lambda c: {"identifier": "urn:oid:1.2.250.1.71.4.2.1|inconnu"},
+        ok=frozenset({404}),
+        note="gate only: an unknown account",
+    ),
             inner = f"{namespace}:{ns}" if namespace and ns else ns or namespace
             yield from _walk(p.url_patterns, inner)
         elif isinstance(p, URLPattern):

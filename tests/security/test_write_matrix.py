@@ -34,7 +34,7 @@ from relais.accounts.models import ApiClient
 from relais.agenda.models import AvailabilityException, AvailabilityRule, CalendarFeed, Slot
 from relais.api import api
 from relais.directory.models import Delegation, Professional
-from relais.interop.models import SasReport
+from relais.interop.models import RegulatorAccount, SasReport
 from relais.interop.services import identifier_key
 from relais.notifications.models import Notification
 from relais.orientation.models import Booking, BookingChannel, Level2Call, Level2Offer
@@ -78,6 +78,7 @@ SNAPSHOT = [
     (Professional, ("id", "max_snp_per_day", "accepts_surnumeraire")),
     (SasReport, ("id", "status")),
     (Notification, ("id", "status")),
+    (RegulatorAccount, ("id", "active", "updated_at")),
 ]
 
 
@@ -208,6 +209,21 @@ def fhir_status(status):
 
 FHIR_PUT_URL = lambda c: f"/fhir/Appointment?identifier={FHIR_ID_SYSTEM}|W-1"  # noqa: E731
 API = "/api/v1"
+
+
+REGULATOR_SAS_ID = "urn:oid:1.2.250.1.213.3.6"
+
+
+def _regulator(system, value):
+    """A FrPractitionerRegul (the IG's example 2 shape)."""
+    return {
+        "resourceType": "Practitioner",
+        "meta": {"source": REGULATOR_SAS_ID},
+        "identifier": [{"system": system, "value": value}],
+        "active": True,
+        "name": [{"family": "MARIUS", "given": ["Jules"]}],
+        "telecom": [{"system": "email", "value": "jules.marius@test.com"}],
+    }
 
 
 def gate(key, note="gate only: valid forms are tested in the app's own tests"):
@@ -365,6 +381,38 @@ WRITES: dict[str, list[Write]] = {
     "POST regulation:patient_contact": gate("POST regulation:patient_contact"),
     "POST regulation:request_new": gate("POST regulation:request_new"),
     "POST regulation:referral_new": gate("POST regulation:referral_new"),
+    # --- INT_R02: regulator accounts (the platform's scope) and the deep link ---------------
+    "POST fhir:regulators": [
+        Write(
+            frozenset({TOK91, TOK43}),
+            data=lambda c: _regulator("urn:oid:1.2.250.1.71.4.2.1", "810002673899"),
+            changes=True,
+            note="scope regulators:write",
+        )
+    ],
+    "PUT fhir:regulators": [
+        Write(
+            frozenset({TOK91, TOK43}),
+            url=lambda c: f"/fhir/Practitioner?identifier={REGULATOR_SAS_ID}%7Cb6e39355",
+            data=lambda c: _regulator(REGULATOR_SAS_ID, "b6e39355"),
+            changes=True,
+            note="conditional update of an unknown id creates (the IG)",
+        )
+    ],
+    "DELETE fhir:regulators": [
+        Write(
+            NOBODY,
+            url=lambda c: f"/fhir/Practitioner?identifier={REGULATOR_SAS_ID}%7Cinconnu",
+            note="unknown account: 404",
+        )
+    ],
+    "POST interop:sas_slot_link": [
+        Write(
+            NOBODY,
+            data=lambda c: {"last_name": "Durand", "first_name": "Lucie", "phone": "0639981234"},
+            note="without the platform's signed assertion nobody books through the link",
+        )
+    ],
     "POST regulation:web_request": gate("POST regulation:web_request", note="public form"),
     "POST regulation:follow": gate("POST regulation:follow", note="the signed link is the key"),
     "POST regulation:motif_suggest": [Write(NOBODY, note="a read sent by POST")],
@@ -563,5 +611,6 @@ def test_it_writes_nothing_on_a_read_only_page(name, wcast):
 def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
-    assert len(WRITES) == 48 and scenarios == 75, (len(WRITES), scenarios)
+    # back-office (tests/security/admin_cases.py): 18 routes, 26 scenarios
+    assert len(WRITES) == 52 + 18 and scenarios == 79 + 26, (len(WRITES), scenarios)
     assert len(PERSONAS) == 13

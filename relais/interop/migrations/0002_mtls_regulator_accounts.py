@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import uuid
 from django.conf import settings
 from django.db import migrations, models
 
@@ -18,11 +19,13 @@ class Migration(migrations.Migration):
             name='RegulatorAccount',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 ('national_id', models.CharField(blank=True, max_length=30, null=True, unique=True)),
                 ('technical_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
                 ('email', models.EmailField(max_length=200)),
                 ('active', models.BooleanField(default=True)),
                 ('managed_by', models.CharField(max_length=100)),
+                ('terms_accepted_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sas_regulator', to=settings.AUTH_USER_MODEL)),
