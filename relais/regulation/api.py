@@ -10,6 +10,7 @@ from relais.api import require_api
 from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError, NotFound
 from relais.regulation.models import Channel, Decision, UrgencyBand
+from relais.regulation.referential import criterion
 from relais.regulation.selectors import (
     deadline_state,
     motif_get,
@@ -37,10 +38,41 @@ class SuggestionOut(Schema):
     score: float
 
 
+class CriterionRefOut(Schema):
+    id: str = Field(..., description="Identifiant du critère du référentiel (ex. `acs`).")
+    label: str
+
+
+class QuestionOut(Schema):
+    id: str
+    text: str
+
+
+class CandidateCriterionOut(CriterionRefOut):
+    priority: str
+    questions: list[QuestionOut]
+
+
+class QualifierOut(Schema):
+    text: str
+    criterion: str
+    qualifier: str = Field(
+        ..., description="negation, history, family, hypothesis, reported_speech ou explained"
+    )
+
+
 class SuggestOut(Schema):
     suggestions: list[SuggestionOut]
     red_flag: bool
-    red_flag_reasons: list[str]
+    red_flag_reasons: list[CriterionRefOut] = Field(
+        ..., description="Critères du référentiel qui déclenchent l'alerte, le plus grave d'abord."
+    )
+    candidate_criteria: list[CandidateCriterionOut] = Field(
+        ..., description="Critères évoqués sans assez d'éléments : poser leurs questions."
+    )
+    qualifiers: list[QualifierOut] = Field(
+        ..., description="Mentions écartées (niées, antécédents, famille, hypothèse, expliquées)."
+    )
 
 
 class SuggestIn(Schema):
@@ -83,7 +115,23 @@ def _suggest_out(result) -> dict:
             for s in result.suggestions
         ],
         "red_flag": result.red_flag,
-        "red_flag_reasons": result.red_flag_reasons,
+        "red_flag_reasons": [
+            {"id": cid, "label": label}
+            for cid, label in zip(
+                getattr(result, "red_flag_criteria", []), result.red_flag_reasons, strict=False
+            )
+        ],
+        "candidate_criteria": [
+            {
+                "id": crit.id,
+                "label": crit.label,
+                "priority": crit.priority,
+                "questions": [{"id": q.id, "text": q.text} for q in crit.questions],
+            }
+            for crit in (criterion(cid) for cid in getattr(result, "candidate_criteria", []))
+            if crit is not None
+        ],
+        "qualifiers": list(getattr(result, "qualifiers", [])),
     }
 
 

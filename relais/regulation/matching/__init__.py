@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +104,9 @@ def _read_synonyms(path: Path) -> list[tuple[str, str, float]]:
     return rows
 
 
-def _part_terms(part: str, ordered: bool, speller: Speller) -> list[str]:
-    """One part of a synonyms.csv expression ("douleur*|mal ventre|abdo*") as the
-    phrases eds.matcher looks for: every combination of the slots' alternatives, in
-    order (also reversed for two unordered slots), filler slots dropped."""
+def _slots(part: str, speller: Speller) -> list[list[str]]:
+    """The slots of one part of a synonyms.csv expression ("douleur*|mal ventre|abdo*"),
+    each as the phrases eds.matcher looks for; filler slots dropped."""
     slots: list[list[str]] = []
     for raw in part.split():
         literal = raw.startswith("~")
@@ -118,16 +116,7 @@ def _part_terms(part: str, ordered: bool, speller: Speller) -> list[str]:
         words = sorted({t for t in (speller.term(a) for a in alternatives) if t})
         if words:
             slots.append(words)
-    if not slots:
-        return []
-    orders = [slots]
-    if not ordered and len(slots) == 2:
-        orders.append(list(reversed(slots)))
-    phrases: list[str] = []
-    for order in orders:
-        for combo in itertools.islice(itertools.product(*order), 600):
-            phrases.append(" ".join(combo))
-    return phrases
+    return slots
 
 
 @dataclass
@@ -140,10 +129,14 @@ class _Mention:
     qualifier: str  # "" (affirmative) or negation/history/family/hypothesis/reported_speech
 
 
+# A clause telling a dated past event: its mentions are history (or a relative's history),
+# whatever tense the rest of the text uses. Deliberately no bare "a eu" / "a fait": "il a
+# eu une douleur thoracique il y a 20 minutes" is today's.
 _PAST_MARKER = re.compile(
-    r"\b(?:a fait|avait fait|a eu|avait eu|est mort|est morte|decede|deces|il y a \d+ ans|"
-    r"l'an dernier|l'annee derniere|le mois dernier|last month|last year|had a|died|"
-    r"a \d+ ans|en (?:19|20)\d\d|antecedents? familia\w*|dans la famille)\b"
+    r"\b(?:(?:en|in) (?:19|20)\d\d|il y a \d+ (?:ans|an|mois)|\d+ (?:ans|years) plus tot|"
+    r"years ago|l'an dernier|l an dernier|l'annee derniere|l annee derniere|le mois dernier|"
+    r"l'hiver dernier|l hiver dernier|last (?:month|year|winter)|a \d+ (?:ans|mois)|"
+    r"est mort|est morte|decede|decedee|s'est suicide|s est suicide|died|atcd|antecedents?)\b"
 )
 _RESOLVED = re.compile(
     r"\b(?:(?:c'est|c est|tout est|ca s'est|s'est) (?:passe|rentre|arrange|calme)|"
@@ -172,19 +165,26 @@ class MotifMatcher:
             phrases = sorted({t for t in (self._speller.term(c) for c in concept_terms) if t})
             if phrases:
                 patterns["c:" + name] = phrases
-        self._expressions: list[tuple[str, float, list[str]]] = []
-        for index, (code, expression, weight) in enumerate(rows):
+        # An expression: groups of slot labels; the slots of a group must be found in one
+        # sentence (in order, close together, for an expression written with a leading =),
+        # the groups (" + ") anywhere in the text.
+        self._expressions: list[tuple[str, float, list[list[str]], bool]] = []
+        slot_labels: dict[tuple[str, ...], str] = {}
+        for code, expression, weight in rows:
             ordered = expression.startswith("=")
-            part_labels = []
-            for j, part in enumerate(expression.lstrip("=").split(" + ")):
-                phrases = _part_terms(part, ordered, self._speller)
-                if not phrases:
-                    continue
-                label = f"m:{index}:{j}"
-                patterns[label] = phrases
-                part_labels.append(label)
-            if part_labels:
-                self._expressions.append((code, weight, part_labels))
+            groups = []
+            for part in expression.lstrip("=").split(" + "):
+                labels = []
+                for phrases in _slots(part, self._speller):
+                    key = tuple(phrases)
+                    if key not in slot_labels:
+                        slot_labels[key] = f"m:{len(slot_labels)}"
+                        patterns[slot_labels[key]] = phrases
+                    labels.append(slot_labels[key])
+                if labels:
+                    groups.append(labels)
+            if groups:
+                self._expressions.append((code, weight, groups, ordered))
         self._nlp = build(patterns, self._speller)
         # criteria in severity order: P0 first, then the file's order
         self._order = {cid: i for i, cid in enumerate(self.criteria)}
@@ -220,7 +220,7 @@ class MotifMatcher:
                     end=span.end,
                     text=span.text,
                     sentence=sid,
-                    qualifier=self._qualifier(span, sentence_text.get(sid, "")),
+                    qualifier=self._qualifier(span, _clause(doc, span)),
                 )
             )
         suggestions = self._rank([m for m in mentions if m.label.startswith("m:")], len(doc), doc)
@@ -247,10 +247,8 @@ class MotifMatcher:
             return "history"
         # In a call the caller often speaks for a relative who IS the patient: a family
         # cue sets a mention aside only when the sentence tells a past event of theirs.
-        if span._.family and _PAST_MARKER.search(sentence):
-            return "family"
-        if span._.history is None and _PAST_MARKER.search(sentence) and "atcd" in sentence:
-            return "history"
+        if _PAST_MARKER.search(sentence):
+            return "family" if span._.family else "history"
         return ""
 
     # ------------------------------------------------------------------ red flags
@@ -344,13 +342,10 @@ class MotifMatcher:
             t.i for t in doc if t.norm_.isalpha() and t.norm_ not in FILLERS and len(t.norm_) > 2
         }
         hits: dict[str, list[tuple[float, frozenset[int], bool]]] = {}
-        for code, weight, parts in self._expressions:
-            if not all(p in by_part for p in parts):
+        for code, weight, groups, ordered in self._expressions:
+            positions = _expression_positions(groups, ordered, by_part)
+            if positions is None:
                 continue
-            positions: set[int] = set()
-            for p in parts:
-                first = by_part[p][0]
-                positions.update(range(first.start, first.end))
             corrected = any(
                 doc[i].norm_ != doc[i].lower_ and doc[i].norm_ != fold(doc[i].text)
                 for i in positions
@@ -380,6 +375,45 @@ class MotifMatcher:
             )
             for code in ordered
         ]
+
+
+def _clause(doc, span) -> str:
+    """The normalised text of the clause around a span (between , ; : ( ) and sentence
+    ends)."""
+    start, end = span.start, span.end
+    sent = span.sent
+    while start > sent.start and doc[start - 1].norm_ not in _CLAUSE_BREAKS:
+        start -= 1
+    while end < sent.end and doc[end].norm_ not in _CLAUSE_BREAKS:
+        end += 1
+    return " ".join(t.norm_ for t in doc[start:end])
+
+
+_CLAUSE_BREAKS = frozenset({",", ";", ":", "(", ")", "mais", "but", "-", "/"})
+
+
+def _expression_positions(groups, ordered, by_part) -> set[int] | None:
+    """Token positions an expression covers, or None when it is not in the text."""
+    positions: set[int] = set()
+    for labels in groups:
+        if any(label not in by_part for label in labels):
+            return None
+        found = None
+        sentences = set.intersection(*({m.sentence for m in by_part[lb]} for lb in labels))
+        for sentence in sorted(sentences):
+            chosen = [next(m for m in by_part[lb] if m.sentence == sentence) for lb in labels]
+            if ordered and any(
+                b.start < a.end or b.start - a.end > 3
+                for a, b in zip(chosen, chosen[1:], strict=False)
+            ):
+                continue
+            found = chosen
+            break
+        if found is None:
+            return None
+        for m in found:
+            positions.update(range(m.start, m.end))
+    return positions
 
 
 @functools.lru_cache(maxsize=1)

@@ -79,14 +79,14 @@ _DURATION_BEFORE = re.compile(
     r"(?:depuis|pendant|il y a|ya|dans|for|since|ago|tous les|toutes les|apres|en|de grossesse"
     r"|enceinte de|enceinte|grossesse|sa|ca fait|deja|plus de|moins de)\s*$"
 )
-_BABY = re.compile(r"\b(?:bb|bebe|nourrisson|nrs|baby|newborn|infant|nouveau[\s-]?ne|nne)\b")
-_NEWBORN = re.compile(r"\b(?:nouveau[\s-]?nee?s?|nne|newborn|ne il y a|ne le|ne hier|neonat\w*)\b")
+_BABY = re.compile(r"\b(?:bb|bebe|nourrisson|nrs|baby|newborn|infant|nouveau\W*ne|nne)\b")
+_NEWBORN = re.compile(r"\b(?:nouveau\W*nee?s?|nne|newborn|ne il y a|ne le|ne hier|neonat\w*)\b")
 _CHILD = re.compile(
     r"\b(?:enfant|gamin|gamine|petit garcon|petite fille|ado|adolescent\w*|collegien\w*|"
     r"ecolier\w*|child|kid|toddler|boy|girl|fillette|garconnet|bambin)\b"
 )
 _ELDERLY = re.compile(
-    r"\b(?:mamie|mamy|papi|papy|grand[\s-]?mere|grand[\s-]?pere|grand[\s-]?parent\w*|"
+    r"\b(?:mamie|mamy|papi|papy|grand\W*mere|grand\W*pere|grand\W*parent\w*|"
     r"personne agee|agee|age de 9\d|ehpad|octogenaire|nonagenaire|grandma|grandpa|"
     r"elderly|aieule|mem[ée]|pepe)\b"
 )
@@ -96,13 +96,13 @@ _TEMP_CONTEXT = re.compile(
     r"(?:fievre|fiev|temp\w*|thermo\w*|febri\w*|t|t°|a|fever|de|hyperthermie)\W*$"
 )
 _TEMP = re.compile(r"(?<![\d/.,])(3[5-9]|4[0-2])(?:\s*[.,°]\s*(\d))?\s*(°|degres?|c\b)?")
-_SPO2 = re.compile(r"(?:sat\w*|spo2|so2|sp02|oxygen\w*|saturometre|o2)\D{0,12}?(\d{2,3})\s*%?")
+_SPO2 = re.compile(r"\b(?:sat\w*|spo2|so2|sp02|oxygen\w*|saturometre|o2)\b\D{0,12}?(\d{2,3})\s*%?")
 _PULSE = re.compile(
-    r"(?:pouls|fc|frequence cardiaque|pulse|heart rate|hr|coeur (?:bat )?a)\D{0,10}?(\d{2,3})"
+    r"\b(?:pouls|fc|frequence cardiaque|pulse|heart rate|hr|coeur (?:bat )?a)\b\D{0,10}?(\d{2,3})"
     r"|(\d{2,3})\s*(?:bpm|/\s*min|pulsations|battements)"
 )
 _BP = re.compile(
-    r"(?:tension|ta|pa|pression arterielle|bp|blood pressure)\D{0,12}?(\d{1,3})"
+    r"\b(?:tension|ta|pa|pression arterielle|bp|blood pressure)\b\D{0,12}?(\d{1,3})"
     r"(?:\s*[/,.-]\s*(\d{1,3}))?"
 )
 

@@ -21,8 +21,7 @@ FILLERS = frozenset(
     """
     a au aux de des du d la le les l un une en dans sur sous par pour avec chez ma mon mes
     ta ton tes sa son ses notre votre leur leurs ce cet cette ces me m te t se s lui y qui
-    que qu il elle ils elles on je j tu nous vous tout toute tous toutes tres trop bien peu
-    assez niveau
+    que qu il elle ils elles on je j tu nous vous niveau
     """.split()  # noqa: SIM905
 )
 
@@ -84,7 +83,8 @@ class Speller:
 
         self.words = sorted(words)
         self.stems = stems
-        self.stem_lengths = sorted({len(s) for s in stems}, reverse=True)
+        # shortest first: "diarrh*" and "diarrhe*" must reduce a word to the same prefix
+        self.stem_lengths = sorted({len(s) for s in stems})
         self.stems_by_length = {
             n: sorted(s for s in stems if len(s) == n) for n in self.stem_lengths
         }
@@ -131,7 +131,7 @@ class Speller:
         )
         if best is not None:
             return self.canonical(best[0])
-        for n in self.stem_lengths:
+        for n in reversed(self.stem_lengths):
             if n < 5 or n > len(token) + 1:
                 continue
             hit = process.extractOne(
