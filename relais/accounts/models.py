@@ -62,9 +62,6 @@ class ApiClient(PublicIdModel):
     scopes = models.JSONField(default=list)
     # Territories the client may act on; empty means all (national platform).
     sas_scope = models.ManyToManyField(Sas, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
     # Or CPTS only (a CPTS's own software): requests, indicators and slots of those CPTS.
     cpts_scope = models.ManyToManyField(Cpts, blank=True, related_name="+")
     # Mutual TLS (relais.accounts.client_cert): SHA-256 of the client certificate (DER),
@@ -72,6 +69,9 @@ class ApiClient(PublicIdModel):
     cert_fingerprint = models.CharField(max_length=64, unique=True, null=True, blank=True)
     cert_subject = models.CharField(max_length=300, blank=True)
     cert_not_after = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -84,5 +84,19 @@ class ApiClient(PublicIdModel):
         return scope in self.scopes
 
 
-# The second factor is django-otp's TOTPDevice (django_otp.plugins.otp_totp); migrations
-# 0004/0005 moved the secrets of the former hand-written TotpDevice into it.
+class TotpDevice(models.Model):
+    """The user's authenticator app (TOTP). Confirmed once a first code was typed.
+
+    `last_step` refuses the replay of a code already used (RFC 6238 §5.2)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "application d'authentification"
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user}"

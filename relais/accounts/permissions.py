@@ -36,8 +36,8 @@ POLICY: dict[str, set[str]] = {
     "fhir.slots.read": {"scope:slots:read"},
     "fhir.appointments.read": {"scope:appointments:read", "scope:appointments:write"},
     "fhir.appointments.write": {"scope:appointments:write"},
-    "interop.reports": {Role.ADMIN},
     "fhir.regulators.write": {"scope:regulators:write"},
+    "interop.reports": {Role.ADMIN},
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},
     "notifications.failed": {Role.COORDINATEUR, Role.ADMIN},
@@ -102,7 +102,13 @@ def scope_for_api_client(client) -> Scope:
         Sas.objects.filter(
             Q(pk__in=limits.values("sas_id")) | (~Exists(limits) & ~Exists(cpts_limits))
         )
+        .annotate(kind=kind)
+        .values_list("kind", "pk", "departement__code")
     )
+    cpts = cpts_limits.annotate(kind=Value("cpts", output_field=CharField())).values_list(
+        "kind", "cpts_id", "cpts__sas__departement__code"
+    )
+    rows = list(sas.union(cpts, all=True))
     return Scope(
         roles=frozenset(f"scope:{s}" for s in client.scopes),
         sas_ids=frozenset(pk for k, pk, _ in rows if k == "sas"),
@@ -110,8 +116,6 @@ def scope_for_api_client(client) -> Scope:
         departement_codes=frozenset(code for _, _, code in rows),
     )
 
-        .annotate(kind=kind)
-        .values_list("kind", "pk", "departement__code")
 
 def cpts_limit_q(scope: Scope, *, professional: str = "professional"):
     """The professionals a CPTS-only scope may see (an API client limited to some CPTS:
@@ -126,7 +130,8 @@ def cpts_limit_q(scope: Scope, *, professional: str = "professional"):
     return Q(**{f"{professional}__cpts_id__in": ids}) | Q(
         **{f"{professional}__other_cpts__in": ids}
     )
-    rows = list(sas.union(cpts, all=True))
+
+
 def require(*actions: str):
     """View decorator: login required, then one of the actions must be allowed for the
     user's roles."""

@@ -362,17 +362,17 @@ TABLE: dict[str, Case] = {
     # interop pages
     "GET interop:slot_open": page("interop:slot_open", ORIENT, lambda c: c.free_slot.public_id),
     "GET interop:sas_reports": page("interop:sas_reports", {ADMIN}),
+    "GET interop:sas_slot_link": Case(
+        EVERYONE,
+        lambda c: _sas_link(c.free_slot),
+        note="Slot.comment: without the platform's assertion, a redirect to interop:slot_open",
+    ),
     "POST interop:sas_report_retry": page(
         "interop:sas_report_retry", {ADMIN}, lambda c: c.report.pk, data=lambda c: {}
     ),
     # messages failed for good (coordinators and admins of the message's territory) and the
     # public health figures (counts only; 503 here: no worker heartbeat in the tests)
     "GET notifications:failed": page("notifications:failed", {COORD_B, ADMIN}),
-    "GET interop:sas_slot_link": Case(
-        EVERYONE,
-        lambda c: _sas_link(c.free_slot),
-        note="Slot.comment: without the platform's assertion, a redirect to interop:slot_open",
-    ),
     "POST notifications:resend": page(
         "notifications:resend",
         {ADMIN},
@@ -485,18 +485,6 @@ TABLE: dict[str, Case] = {
     "GET fhir:not_found": fhir(
         "Inconnu", EVERYONE, ok=frozenset({404}), note="any other /fhir/ path: OperationOutcome"
     ),
-    "GET fhir:bulk_publish": fhir("$bulk-publish", EVERYONE, note="SMART links: public slots"),
-    "GET fhir:bulk_file": fhir("bulk/Slot.ndjson", EVERYONE, note="SMART links: public slots"),
-}
-
-
-# --- enumeration of the routes ------------------------------------------------------------------
-
-
-def _walk(patterns, namespace=None):
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            ns = p.namespace
     # INT_R02 regulator accounts (scope regulators:write; bodies: tests/interop/test_regulators)
     "POST fhir:regulators": fhir(
         "Practitioner",
@@ -520,6 +508,18 @@ def _walk(patterns, namespace=None):
         ok=frozenset({404}),
         note="gate only: an unknown account",
     ),
+    "GET fhir:bulk_publish": fhir("$bulk-publish", EVERYONE, note="SMART links: public slots"),
+    "GET fhir:bulk_file": fhir("bulk/Slot.ndjson", EVERYONE, note="SMART links: public slots"),
+}
+
+
+# --- enumeration of the routes ------------------------------------------------------------------
+
+
+def _walk(patterns, namespace=None):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = p.namespace
             inner = f"{namespace}:{ns}" if namespace and ns else ns or namespace
             yield from _walk(p.url_patterns, inner)
         elif isinstance(p, URLPattern):
