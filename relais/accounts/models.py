@@ -84,19 +84,5 @@ class ApiClient(PublicIdModel):
         return scope in self.scopes
 
 
-class TotpDevice(models.Model):
-    """The user's authenticator app (TOTP). Confirmed once a first code was typed.
-
-    `last_step` refuses the replay of a code already used (RFC 6238 §5.2)."""
-
-    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
-    secret = models.CharField(max_length=64)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    last_step = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = "application d'authentification"
-
-    def __str__(self) -> str:
-        return f"TOTP {self.user}"
+# The second factor is django-otp's TOTPDevice (django_otp.plugins.otp_totp); migrations
+# 0004/0005 moved the secrets of the former hand-written TotpDevice into it.
