@@ -457,7 +457,7 @@ def capability_statement() -> dict:
             "url": base_url(),
         },
         "fhirVersion": FHIR_VERSION,
-        "format": ["application/fhir+json"],
+        "format": ["application/fhir+json", "json"],
         "rest": [
             {
                 "mode": "server",
@@ -470,7 +470,9 @@ def capability_statement() -> dict:
                 "resource": [
                     {
                         "type": "Slot",
-                        "interaction": [{"code": "search-type"}],
+                        "profile": PROFILE_SLOT,
+                        "supportedProfile": [PROFILE_SLOT_CPTS],
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchInclude": [
                             "Slot:schedule",
                             "Schedule:actor",
@@ -487,8 +489,19 @@ def capability_statement() -> dict:
                         ],
                     },
                     {
+                        "type": "Schedule",
+                        "profile": PROFILE_SCHEDULE,
+                        "interaction": [{"code": "read"}],
+                    },
+                    {
+                        "type": "Practitioner",
+                        "profile": PROFILE_PRACTITIONER,
+                        "interaction": [{"code": "read"}],
+                    },
+                    {
                         "type": "Appointment",
                         "interaction": [
+                            {"code": "read"},
                             {"code": "create"},
                             {"code": "update"},
                             {"code": "search-type"},
