@@ -3,7 +3,6 @@
 aux Soins" (see /work/shared/DOMAIN.md)."""
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 
 from relais.agenda.models import Modality, Slot
@@ -168,7 +167,9 @@ def specialty(pro: Professional) -> list[dict]:
 
 
 def slot_deep_link(slot: Slot) -> str:
-    return settings.SITE_URL + reverse("interop:slot_open", args=[slot.public_id])
+    from relais.interop.regulators import sas_deep_link  # signed, short-lived (INT_R02)
+
+    return sas_deep_link(slot)
 
 
 def slot_resource(

@@ -105,9 +105,12 @@ def test_it_answers_the_guide_query_with_a_valid_searchset(client, cpts_a, token
     assert {"system": TYPE_CRENEAU, "code": "SNP"} in first["meta"]["security"]
     assert first["specialty"][0]["coding"][0]["code"] == "SM54"
     assert first["appointmentType"]["coding"][0]["code"] == "ROUTINE"
-    assert first["comment"] == f"http://testserver/interop/creneaux/{cabinet.public_id}/".replace(
-        "http://testserver", __import__("django.conf").conf.settings.SITE_URL
-    )
+    # The signed, short-lived SAS booking link of this slot (tests/interop/test_regulators).
+    from relais.interop.regulators import _slot_of_link
+
+    link = first["comment"].removeprefix(__import__("django.conf").conf.settings.SITE_URL)
+    assert link.startswith("/interop/sas/rdv/")
+    assert _slot_of_link(link.split("/")[-2])[0] == cabinet
     schedules = by_type(bundle, "Schedule")
     assert len(schedules) == 1  # one place of consultation
     assert {a["reference"].split("/")[0] for a in schedules[0]["actor"]} == {
