@@ -42,6 +42,11 @@ class SasReport(models.Model):
         return f"{self.method} Appointment {self.appointment_status} ({self.get_status_display()})"
 
 
+class PartnerBookingMode(models.TextChoices):
+    FHIR = "fhir", "POST Appointment chez le partenaire"
+    LINK = "link", "Lien vers l'agenda du partenaire (pas d'appel de réservation)"
+
+
 class PartnerSource(models.Model):
     """A booking software implementing the SAS Slot search (INT_R01) and POST Appointment.
 
@@ -55,6 +60,33 @@ class PartnerSource(models.Model):
     active = models.BooleanField("active", default=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # Issue 16 item 9 / issue 17 item 6: managed in the back-office, polled on a schedule.
+    # The SAS territory a source serves (its administrators manage it; with no RPPS list,
+    # it follows the professionals of that territory). None: a national source set up
+    # from the shell, followed for every active professional.
+    sas = models.ForeignKey(
+        "territory.Sas",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="partner_sources",
+        verbose_name="SAS",
+    )
+    booking_mode = models.CharField(
+        "prise de rendez-vous",
+        max_length=10,
+        choices=PartnerBookingMode.choices,
+        default=PartnerBookingMode.FHIR,
+    )
+    poll_every_minutes = models.PositiveSmallIntegerField(
+        "fréquence d'interrogation (minutes)", default=15
+    )
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_stats = models.JSONField(default=dict, blank=True)
+    last_test_at = models.DateTimeField(null=True, blank=True)
+    last_test_result = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
@@ -62,6 +94,51 @@ class PartnerSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PartnerLocation(models.Model):
+    """The Relais practice standing for one Location of a partner (found by the partner's
+    Location id, created from its address the first time): mirrored slots are placed
+    there, not at the professional's first practice."""
+
+    source = models.ForeignKey(PartnerSource, on_delete=models.CASCADE, related_name="locations")
+    external_id = models.CharField(max_length=100)
+    practice = models.ForeignKey(
+        "directory.Practice", on_delete=models.CASCADE, related_name="partner_locations"
+    )
+
+    class Meta:
+        verbose_name = "lieu partenaire"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="partner_location_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.external_id}"
+
+
+class PartnerSlot(models.Model):
+    """What a mirrored slot keeps of the partner's Slot: its own booking link and its
+    appointment type (a WALKIN plage is never booked as an exact slot)."""
+
+    slot = models.OneToOneField(
+        "agenda.Slot", on_delete=models.CASCADE, related_name="partner_mirror"
+    )
+    source = models.ForeignKey(PartnerSource, on_delete=models.CASCADE, related_name="slots")
+    deep_link = models.URLField(max_length=500, blank=True)
+    appointment_type = models.CharField(max_length=20, default="ROUTINE")
+
+    class Meta:
+        verbose_name = "créneau partenaire"
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.appointment_type}"
+
+    @property
+    def walkin(self) -> bool:
+        return self.appointment_type == "WALKIN"
 
 
 class RegulatorAccount(PublicIdModel):

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from relais.interop import regulators, views
+from relais.interop import partner_urls, regulators, views
 
 app_name = "interop"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("comptes-rendus-sas/", views.sas_reports, name="sas_reports"),
     path("comptes-rendus-sas/<int:pk>/renvoyer/", views.sas_report_retry, name="sas_report_retry"),
     path("", include(regulators.page_urlpatterns)),  # the SAS deep link (INT_R02)
+    path("", include(partner_urls.page_urlpatterns)),  # public slot page, partner sources
 ]

@@ -291,15 +291,12 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
     # Territory and channel of the national SAS platform, before anything is parsed or
     # created for the patient; booking_create checks again, and atomically.
     slot_open_channels(slot=slot, scope=scope, channel=BookingChannel.FHIR)
-    if slot.source and PartnerSource.objects.filter(name=slot.source, active=True).exists():
+    if slot.is_partner_mirror:
         # A slot mirrored from a partner's agenda is taken only once the partner confirmed
-        # (partner_slot_book, from the console and the JSON API): never booked here behind
-        # the partner's back, where the same hour could be given twice.
-        raise Conflict(
-            "Ce créneau est géré par le logiciel d'agenda du professionnel : il ne peut pas "
-            "être réservé par cette interface.",
-            code="partner_slot",
-        )
+        # (partner_slot_book, as from the console and the JSON API), never behind the
+        # partner's back where the same hour could be given twice; booked elsewhere
+        # (WALKIN, no booking call, source off): PartnerHandover with the partner's link.
+        partner_booking_route(slot=slot)
     if data.patient is not None:
         data.patient.commune = _commune_for(*data.patient_address) or slot.practice.commune
     try:
@@ -318,15 +315,30 @@ def appointment_book(*, client, scope: Scope, payload: dict) -> tuple[Booking, b
                 scope=scope,
                 api_client=client.name,
             )
-            booking = booking_create(
-                request=req,
-                slot=slot,
-                channel=BookingChannel.FHIR,
-                idempotency_key=data.key,
-                idempotency_owner=owner,
-                scope=scope,
-                api_client=client.name,
-            )
+            if slot.is_partner_mirror:
+                # The partner is asked inside this transaction: refused, nothing stays
+                # (no request in the worklist), the mirror is then closed below.
+                booking = partner_slot_book(
+                    request=req,
+                    slot=slot,
+                    scope=scope,
+                    api_client=client.name,
+                    idempotency_key=data.key,
+                    idempotency_owner=owner,
+                )
+            else:
+                booking = booking_create(
+                    request=req,
+                    slot=slot,
+                    channel=BookingChannel.FHIR,
+                    idempotency_key=data.key,
+                    idempotency_owner=owner,
+                    scope=scope,
+                    api_client=client.name,
+                )
+    except PartnerRefused:
+        _partner_close_refused(slot=slot, source_name=slot.source, api_client=client.name)
+        raise
     except Conflict as exc:
         if exc.code != "idempotency_key_reused":
             raise
@@ -514,20 +526,69 @@ def sas_report_retry(*, report: SasReport) -> None:
 
 
 # --- Aggregation of partner booking software -------------------------------------
+#
+# A partner (an agenda software implementing the SAS Slot search, INT_R01) is polled on
+# a schedule (partners_poll_due, the worker's `poll_partners` task, deploy/systemd/
+# relais-partners.timer); its free slots are mirrored as Slot rows at the partner's own
+# Location (a Practice found or created for it, PartnerLocation), with the partner's
+# booking link and appointment type kept beside them (PartnerSlot). A mirror is never
+# booked in Relais without the partner's confirmation, whatever the door: the console
+# and the JSON API (booking_place) and our own FHIR POST /fhir/Appointment all go
+# through partner_slot_book; a partner without a booking call, or a WALKIN plage, is
+# handed over by its booking link (PartnerHandover), never booked here.
 
 SERVICE_TYPE_MODALITY = {
+    # v3-ActCode, as in Relais's own Slots (resources.MODALITY_SERVICE_TYPE)...
     "AMB": Modality.CABINET,
     "HH": Modality.VISITE,
     "VR": Modality.TELECONSULTATION,
+    # ... and the words a partner may put in serviceType.text or a display.
+    "teleconsultation": Modality.TELECONSULTATION,
+    "téléconsultation": Modality.TELECONSULTATION,
+    "visite": Modality.VISITE,
+    "domicile": Modality.VISITE,
 }
+EXT_BOOKING_DEEP_LINK = (
+    "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-deep-link"
+)
+
+
+class PartnerHandover(ApplicationError):
+    """This mirrored slot is booked at the partner, not in Relais: the booking link is
+    given instead (`extra["deep_link"]`)."""
+
+    code = "partner_handover"
+    http_status = 409
+
+    def __init__(self, message: str, *, deep_link: str = ""):
+        if deep_link:
+            message = f"{message} Lien de réservation : {deep_link}"
+        super().__init__(message, extra={"deep_link": deep_link})
+        self.deep_link = deep_link
+
+
+class PartnerRefused(SlotUnavailable):
+    """The partner did not confirm the slot (refusal or no answer)."""
+
+
+def professionals_of_sas(sas_ids):
+    """Active professionals of SAS territories: a practice in the SAS's département, or
+    their CPTS in that SAS (as orientation.selectors.professional_in_sas_scope)."""
+    from django.db.models import Q
+
+    return Professional.objects.filter(active=True).filter(
+        Q(cpts__sas_id__in=list(sas_ids))
+        | Q(practices__commune__departement__sas__id__in=list(sas_ids))
+    )
 
 
 def _partner_rpps(source: PartnerSource) -> list[str]:
     if source.rpps:
         return [str(x) for x in source.rpps]
-    return list(
-        Professional.objects.filter(active=True).order_by("pk").values_list("rpps", flat=True)
-    )
+    pros = Professional.objects.filter(active=True)
+    if source.sas_id is not None:
+        pros = professionals_of_sas([source.sas_id])
+    return list(pros.order_by("rpps").values_list("rpps", flat=True).distinct())
 
 
 def _rpps_of(resource: dict) -> str | None:
@@ -546,6 +607,126 @@ def _parse_instant(raw: str | None) -> datetime | None:
     if dt is None or timezone.is_naive(dt):
         return None
     return dt
+
+
+def _safe_url(raw) -> str:
+    """An http(s) link of the partner, else "" (never a javascript: or data: link)."""
+    if not isinstance(raw, str) or len(raw) > 500:
+        return ""
+    parts = urllib.parse.urlsplit(raw.strip())
+    return raw.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _slot_deep_link(res: dict) -> str:
+    for ext in res.get("extension") or []:
+        if isinstance(ext, dict) and ext.get("url") == EXT_BOOKING_DEEP_LINK:
+            link = _safe_url(ext.get("valueUrl"))
+            if link:
+                return link
+    return _safe_url(res.get("comment"))  # the ANS IG's place for the link
+
+
+def _appointment_type(res: dict) -> str:
+    codes = {
+        str(c.get("code") or "").upper()
+        for c in ((res.get("appointmentType") or {}).get("coding") or [])
+        if isinstance(c, dict)
+    }
+    return "WALKIN" if "WALKIN" in codes else "ROUTINE"
+
+
+def _modality(res: dict) -> str:
+    for st in res.get("serviceType") or []:
+        if not isinstance(st, dict):
+            continue
+        words = [st.get("text") or ""]
+        for coding in st.get("coding") or []:
+            if isinstance(coding, dict):
+                words += [coding.get("code") or "", coding.get("display") or ""]
+        for word in words:
+            if not isinstance(word, str):
+                continue
+            if word in SERVICE_TYPE_MODALITY:
+                return SERVICE_TYPE_MODALITY[word]
+            lowered = word.lower()
+            for key, modality in SERVICE_TYPE_MODALITY.items():
+                if len(key) > 3 and key in lowered:
+                    return modality
+    return Modality.CABINET
+
+
+def _location_of(schedule: dict, by_ref: dict) -> dict | None:
+    for actor in schedule.get("actor") or []:
+        res = by_ref.get((actor or {}).get("reference", ""))
+        if res and res.get("resourceType") == "Location":
+            return res
+    return None
+
+
+def _practice_for_location(source: PartnerSource, pro: Professional, location: dict | None):
+    """The practice where a mirrored slot takes place: the one standing for the partner's
+    Location (found by its id, else created from its address in the commune of its
+    postal code, and linked to the professional); without a usable Location, the
+    professional's first practice. None when nothing fits (the slot is skipped)."""
+    from relais.directory.models import Practice
+    from relais.interop.models import PartnerLocation
+
+    practices = list(pro.practices.all())
+    if not location or not location.get("id"):
+        return practices[0] if practices else None
+    external_id = str(location["id"])[:100]
+    known = (
+        PartnerLocation.objects.filter(source=source, external_id=external_id)
+        .select_related("practice")
+        .first()
+    )
+    if known is not None:
+        if known.practice not in practices:
+            known.practice.professionals.add(pro)
+        return known.practice
+    address = location.get("address") or {}
+    lines = [x for x in address.get("line") or [] if isinstance(x, str)]
+    commune = _commune_for(str(address.get("postalCode") or ""), str(address.get("city") or ""))
+    if commune is None:
+        return practices[0] if practices else None
+    line = " ".join(lines)[:200]
+    # The professional's own practice at that address, if Relais already has it.
+    same = next(
+        (
+            p
+            for p in practices
+            if p.commune_id == commune.pk and search_key(p.address) == search_key(line)
+        ),
+        None,
+    )
+    if same is None:
+        position = location.get("position") or {}
+        lat, lon = position.get("latitude"), position.get("longitude")
+        if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+            lat, lon = commune.latitude, commune.longitude
+        if lat is None or lon is None:
+            return practices[0] if practices else None
+        phone = next(
+            (
+                str(t.get("value"))[:20]
+                for t in location.get("telecom") or []
+                if isinstance(t, dict) and t.get("system") == "phone" and t.get("value")
+            ),
+            "",
+        )
+        same = Practice.objects.create(
+            name=str(location.get("name") or line or commune.name)[:150],
+            address=line or str(location.get("name") or "")[:200],
+            commune=commune,
+            latitude=float(lat),
+            longitude=float(lon),
+            phone=phone,
+        )
+    same.professionals.add(pro)
+    PartnerLocation.objects.get_or_create(
+        source=source, external_id=external_id, defaults={"practice": same}
+    )
+    return same
 
 
 def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: int = 48) -> dict:
@@ -567,6 +748,7 @@ def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: i
     }
     seen_ids: set[str] = set()
     polled_rpps: list[str] = []
+    source.last_error = ""
     for i in range(0, len(rpps), 25):
         batch = rpps[i : i + 25]
         query = urllib.parse.urlencode(
@@ -608,15 +790,21 @@ def partner_poll(*, source: PartnerSource, now: datetime | None = None, hours: i
             .update(status=SlotStatus.BLOCKED)
         )
     source.last_polled_at = timezone.now()
+    source.last_stats = stats
+    fields = ["last_polled_at", "last_error", "last_stats"]
     if not stats["errors"]:
-        source.last_error = ""
-    source.save(update_fields=["last_polled_at", "last_error"])
+        source.last_success_at = source.last_polled_at
+        fields.append("last_success_at")
+    source.save(update_fields=fields)
     return stats
 
 
 def _mirror_bundle(source, bundle, seen_ids, stats, *, asked: set[str]) -> None:
     """Mirror the free slots of one answer, only for the RPPS `asked` in that batch."""
-    resources = [e.get("resource") or {} for e in bundle.get("entry") or []]
+    from relais.interop.models import PartnerSlot
+
+    resources = [e.get("resource") or {} for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    resources = [x for x in resources if isinstance(x, dict)]
     by_ref = {f"{x.get('resourceType')}/{x.get('id')}": x for x in resources}
     professionals = {
         p.rpps: p
@@ -632,7 +820,7 @@ def _mirror_bundle(source, bundle, seen_ids, stats, *, asked: set[str]) -> None:
         schedule = by_ref.get((res.get("schedule") or {}).get("reference", ""), {})
         rpps = None
         for actor in schedule.get("actor") or []:
-            actor_res = by_ref.get(actor.get("reference", ""))
+            actor_res = by_ref.get((actor or {}).get("reference", ""))
             if actor_res and actor_res.get("resourceType") == "Practitioner":
                 rpps = _rpps_of(actor_res)
         if rpps is not None and rpps not in asked:
@@ -642,46 +830,48 @@ def _mirror_bundle(source, bundle, seen_ids, stats, *, asked: set[str]) -> None:
             continue
         pro = professionals.get(rpps)
         start, end = _parse_instant(res.get("start")), _parse_instant(res.get("end"))
-        practices = list(pro.practices.all()) if pro else []
-        if not pro or not practices or not start or not end or end <= start or not res.get("id"):
+        if not pro or not start or not end or end <= start or not res.get("id"):
+            stats["skipped"] += 1
+            continue
+        try:
+            with transaction.atomic():
+                practice = _practice_for_location(source, pro, _location_of(schedule, by_ref))
+        except (IntegrityError, DjangoValidationError, ValueError):
+            practice = None
+        if practice is None:
             stats["skipped"] += 1
             continue
         labels = {s.get("code") for s in (res.get("meta") or {}).get("security") or []}
-        codes = {
-            c.get("code") for st in res.get("serviceType") or [] for c in st.get("coding") or []
-        }
-        modality = next(
-            (SERVICE_TYPE_MODALITY[c] for c in codes if c in SERVICE_TYPE_MODALITY),
-            Modality.CABINET,
-        )
         external_id = str(res["id"])[:100]
         seen_ids.add(external_id)
         fields = {
             "start": start,
             "end": end,
-            "modality": modality,
+            "practice": practice,
+            "modality": _modality(res),
             "for_sas": "SNP" in labels or not labels,
             "for_cpts": "CPTS" in labels,
             "for_public": "PUBLIC" in labels,
             "for_partners": "PRO" in labels,
         }
+        mirror = {"deep_link": _slot_deep_link(res), "appointment_type": _appointment_type(res)}
         try:
             with transaction.atomic():
                 existing = Slot.objects.filter(source=source.name, external_id=external_id).first()
                 if existing is None:
-                    Slot.objects.create(
-                        professional=pro,
-                        practice=practices[0],
-                        source=source.name,
-                        external_id=external_id,
-                        **fields,
+                    slot = Slot.objects.create(
+                        professional=pro, source=source.name, external_id=external_id, **fields
                     )
+                    PartnerSlot.objects.create(slot=slot, source=source, **mirror)
                     stats["created"] += 1
                 elif existing.status in (SlotStatus.FREE, SlotStatus.BLOCKED):
                     # Only unbooked mirrors follow the partner; a booked one is ours.
                     Slot.objects.filter(
                         pk=existing.pk, status__in=[SlotStatus.FREE, SlotStatus.BLOCKED]
                     ).update(status=SlotStatus.FREE, **fields)
+                    PartnerSlot.objects.update_or_create(
+                        slot=existing, defaults={"source": source, **mirror}
+                    )
                     stats["updated"] += 1
         except IntegrityError:  # same professional and time as a slot Relais already has
             stats["skipped"] += 1
@@ -719,22 +909,89 @@ def partner_appointment_payload(*, booking: Booking) -> dict:
 PARTNER_HOLD_SECONDS = HTTP_TIMEOUT + 50
 
 
+def partner_mirror_of(slot: Slot):
+    from relais.interop.models import PartnerSlot
+
+    return PartnerSlot.objects.filter(slot_id=slot.pk).first()
+
+
+def partner_booking_route(*, slot: Slot) -> PartnerSource:
+    """The active source that confirms bookings of this mirrored slot; PartnerHandover
+    (with the partner's booking link) when the partner is booked elsewhere: a WALKIN
+    plage, a partner without a booking call, or a source switched off."""
+    source = PartnerSource.objects.filter(name=slot.source).first()
+    mirror = partner_mirror_of(slot)
+    link = mirror.deep_link if mirror else ""
+    if source is None or not source.active:
+        raise PartnerHandover(
+            "Ce créneau vient d'un logiciel d'agenda partenaire qui n'est plus interrogé : "
+            "il ne peut pas être réservé dans Relais.",
+            deep_link=link,
+        )
+    if mirror is not None and mirror.walkin:
+        raise PartnerHandover(
+            "Plage sans rendez-vous (WALKIN) : le patient se présente pendant la plage, "
+            "aucun horaire précis ne se réserve.",
+            deep_link=link,
+        )
+    if source.booking_mode != "fhir":
+        raise PartnerHandover(
+            f"Le logiciel {source.name} ne propose pas de réservation par interface : "
+            "réservez dans son agenda.",
+            deep_link=link,
+        )
+    return source
+
+
+def _partner_close_refused(*, slot: Slot, source_name: str, operator=None, api_client=""):
+    """After a refusal: the mirror is closed (idempotent) and the refusal audited."""
+    Slot.objects.filter(pk=slot.pk, status__in=[SlotStatus.FREE, SlotStatus.HELD]).update(
+        status=SlotStatus.BLOCKED, held_until=None, held_by=None
+    )
+    audit_record(
+        user=operator,
+        api_client=api_client,
+        action="refused",
+        obj=slot,
+        reason=f"refusé par {source_name}",
+    )
+
+
+def _partner_refusal(status, answer) -> str | None:
+    """None when the partner's answer confirms the appointment: 200/201 with the
+    Appointment (not cancelled), or a 201 without a body; else why not."""
+    if status not in (200, 201):
+        return f"HTTP {status}"
+    if answer is None and status == 201:
+        return None
+    if not isinstance(answer, dict) or answer.get("resourceType") != "Appointment":
+        return f"HTTP {status} sans Appointment"
+    if answer.get("status") in ("cancelled", "entered-in-error", "noshow"):
+        return f"Appointment {answer.get('status')}"
+    return None
+
+
 def partner_slot_book(
-    *, request, slot: Slot, operator=None, scope: Scope | None = None, api_client: str = ""
+    *,
+    request,
+    slot: Slot,
+    operator=None,
+    scope: Scope | None = None,
+    api_client: str = "",
+    idempotency_key: str | None = None,
+    idempotency_owner: str = "",
 ) -> Booking:
     """Book a slot gathered from a partner: checked and held in Relais first, confirmed by
     the partner's POST Appointment, then booked through booking_create (the one booking
     rule). The booking, its messages to the patient and the professional, its reminders
     and its SAS report are written only once the partner accepted, in one transaction:
     a refusal or no answer leaves no booking and no message, closes the mirror, and
-    raises SlotUnavailable.
+    raises PartnerRefused (a SlotUnavailable). A partner booked elsewhere (WALKIN, no
+    booking call, source off) raises PartnerHandover before anything is held.
 
     The hold is a conditional UPDATE (free -> held until now + PARTNER_HOLD_SECONDS, by
     this operator): no other caller takes the slot meanwhile; its `held_until` is the
     token booking_create accepts for this caller."""
-    source = PartnerSource.objects.filter(name=slot.source, active=True).first()
-    if source is None:
-        raise ApplicationError("Ce créneau ne vient pas d'un logiciel partenaire actif.")
     scope = caller_scope(scope=scope, user=operator)
     channel = BookingChannel.PARTNER
     if scope is not SYSTEM and not (
@@ -742,6 +999,7 @@ def partner_slot_book(
     ):
         raise NotFound("Demande introuvable.")
     opened = slot_open_channels(slot=slot, scope=scope, channel=channel)
+    source = partner_booking_route(slot=slot)
     # What booking_create would refuse, refused before the partner is asked.
     slot_check_eligible(slot=slot, request=request)
     if request.status != RequestStatus.OPEN:
@@ -767,28 +1025,21 @@ def partner_slot_book(
     # The appointment the partner receives already carries the id the booking will have.
     draft = Booking(request=request, slot=slot, operator=operator, channel=channel, created_at=now)
     try:
-        status, _ = _http(
+        status, answer = _http(
             "POST",
             f"{source.base_url.rstrip('/')}/Appointment",
             token=source.token,
             body=partner_appointment_payload(booking=draft),
         )
-        error = None if status in (200, 201) else f"HTTP {status}"
+        error = _partner_refusal(status, answer)
     except OSError as exc:
         error = str(exc)
     if error is not None:
         logger.warning("partner %s refused slot %s: %s", source.name, slot.pk, error)
-        Slot.objects.filter(pk=slot.pk, status=SlotStatus.HELD, held_until=token).update(
-            status=SlotStatus.BLOCKED, held_until=None, held_by=None
+        _partner_close_refused(
+            slot=slot, source_name=source.name, operator=operator, api_client=api_client
         )
-        audit_record(
-            user=operator,
-            api_client=api_client,
-            action="refused",
-            obj=slot,
-            reason=f"refusé par {source.name}",
-        )
-        raise SlotUnavailable(f"Le logiciel {source.name} n'a pas confirmé ce créneau.")
+        raise PartnerRefused(f"Le logiciel {source.name} n'a pas confirmé ce créneau.")
     try:
         return booking_create(
             request=request,
@@ -799,6 +1050,8 @@ def partner_slot_book(
             api_client=api_client,
             public_id=draft.public_id,
             hold_token=token,
+            idempotency_key=idempotency_key,
+            idempotency_owner=idempotency_owner,
         )
     except ApplicationError:
         # Confirmed by the partner, yet refused here meanwhile (request placed another
@@ -812,5 +1065,95 @@ def partner_slot_book(
         raise
 
 
+# --- Sources: back-office and schedule (issue 17, item 6) -------------------------------
+
+
 def partners_poll_all() -> dict[str, dict]:
     return {s.name: partner_poll(source=s) for s in PartnerSource.objects.filter(active=True)}
+
+
+def partners_poll_due(*, now: datetime | None = None) -> dict[str, dict]:
+    """Poll every active source whose turn has come (next_poll_at passed or never set).
+    Each source is claimed by a conditional UPDATE that moves its next_poll_at forward:
+    two workers running the schedule at once never poll the same partner twice."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    done = {}
+    due = PartnerSource.objects.filter(active=True).filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+    )
+    for source in due.order_by("pk"):
+        claimed = (
+            PartnerSource.objects.filter(pk=source.pk, active=True)
+            .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+            .update(next_poll_at=now + timedelta(minutes=max(1, source.poll_every_minutes)))
+        )
+        if not claimed:
+            continue
+        try:
+            done[source.name] = partner_poll(source=source, now=now)
+        except Exception as exc:  # noqa: BLE001 - one partner's bug never stops the others
+            logger.exception("partner %s: poll failed", source.name)
+            PartnerSource.objects.filter(pk=source.pk).update(
+                last_error=f"{exc.__class__.__name__}"[:300], last_polled_at=timezone.now()
+            )
+            done[source.name] = {"errors": 1}
+    return done
+
+
+def partner_source_test(*, source: PartnerSource, user=None) -> tuple[bool, str]:
+    """Test the connection: GET metadata (the CapabilityStatement) with the source's
+    token. Stores and returns (ok, French message); writes no slot."""
+    try:
+        status, body = _http("GET", f"{source.base_url.rstrip('/')}/metadata", token=source.token)
+    except OSError as exc:
+        ok, message = False, f"Connexion impossible : {exc.__class__.__name__}"
+    else:
+        if (
+            status == 200
+            and isinstance(body, dict)
+            and body.get("resourceType") == ("CapabilityStatement")
+        ):
+            version = body.get("fhirVersion") or "?"
+            ok, message = True, f"Connexion réussie (FHIR {version})."
+        elif status in (401, 403):
+            ok, message = (
+                False,
+                f"Accès refusé par le partenaire (HTTP {status}) : vérifiez le jeton.",
+            )
+        else:
+            ok, message = False, f"Réponse inattendue du partenaire (HTTP {status})."
+    PartnerSource.objects.filter(pk=source.pk).update(
+        last_test_at=timezone.now(), last_test_result=message[:300]
+    )
+    audit_record(user=user, action="update", obj=source, reason="test de connexion")
+    return ok, message
+
+
+def partner_source_save(*, source: PartnerSource, user, created: bool) -> PartnerSource:
+    """Create or update a source from the back-office (validated by its form)."""
+    source.rpps = sorted({str(x) for x in source.rpps or []})
+    if created:
+        source.next_poll_at = None
+    source.save()
+    audit_record(user=user, action="create" if created else "update", obj=source)
+    return source
+
+
+def partner_source_set_active(*, source: PartnerSource, active: bool, user) -> PartnerSource:
+    """Enable or disable polling. A disabled source's free mirrors are closed: nobody may
+    take a slot its partner is no longer asked about."""
+    with transaction.atomic():
+        PartnerSource.objects.filter(pk=source.pk).update(
+            active=active, next_poll_at=None if active else source.next_poll_at
+        )
+        if not active:
+            Slot.objects.filter(source=source.name, status=SlotStatus.FREE).update(
+                status=SlotStatus.BLOCKED
+            )
+        audit_record(
+            user=user, action="update", obj=source, reason="activée" if active else "désactivée"
+        )
+    source.refresh_from_db()
+    return source

@@ -7,6 +7,60 @@ DEEP_LINK = "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-
 BOOKING_PHONE = "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-phone"
 
 
+def smart_iso(dt) -> str:
+    """A SMART timestamp: `YYYY-MM-DDThh:mm:ss.sss+zz:zz`, Paris offset."""
+    from django.utils import timezone
+
+    return timezone.localtime(dt).isoformat(timespec="milliseconds")
+
+
+def public_booking_link(slot) -> str:
+    """The patient-facing page of a public slot (no staff login; the web channel's
+    rules apply there: service hours, then the CPTS web form with its red-flag
+    questions and consent)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("interop:public_slot", args=[slot.public_id])
+
+
+def location_state(practice) -> str:
+    """`address.state` (and the manifest's `state` hint): the région, else the
+    département, of the practice."""
+    departement = practice.commune.departement
+    return departement.region_name or departement.name
+
+
+def smart_location(practice) -> dict:
+    """A Location of the feed (SMART spec "Location File"): name, at least one telecom
+    (phone and url), one address with line, city, state and postalCode, an identifier
+    whose system is a page of the publisher, position."""
+    from django.conf import settings
+
+    departement = practice.commune.departement
+    resource = r.location_resource(practice)
+    resource.pop("meta", None)  # the ANS IG's profiles are not the SMART ones
+    address = dict(resource.get("address") or {})
+    address["line"] = address.get("line") or [practice.address or practice.name]
+    address["city"] = address.get("city") or practice.commune.name
+    address["postalCode"] = address.get("postalCode") or (
+        (practice.commune.postal_codes or "").split(";")[0] or practice.commune.insee
+    )
+    address["district"] = departement.name
+    address["state"] = location_state(practice)
+    resource["address"] = address
+    telecom = [t for t in resource.get("telecom") or [] if t.get("system") == "phone"]
+    telecom.append({"system": "url", "value": settings.SITE_URL + "/"})
+    resource["telecom"] = telecom
+    identifiers = [
+        i for i in resource.get("identifier") or [] if i.get("system") and i.get("value")
+    ]
+    if not any(i["system"] == f"{r.base_url()}/Location" for i in identifiers):
+        identifiers.append({"system": f"{r.base_url()}/Location", "value": str(practice.public_id)})
+    resource["identifier"] = identifiers
+    return resource
+
+
 def smart_resources(kind: str, slots):
     """Yield the resources of one NDJSON file, each once, from the public slots."""
     seen: set[str] = set()
@@ -17,9 +71,9 @@ def smart_resources(kind: str, slots):
                 "id": str(slot.public_id),
                 "schedule": {"reference": f"Schedule/{r.schedule_id(slot)}"},
                 "status": "free",
-                "start": r.iso(slot.start),
-                "end": r.iso(slot.end),
-                "extension": [{"url": DEEP_LINK, "valueUrl": r.slot_deep_link(slot)}],
+                "start": smart_iso(slot.start),
+                "end": smart_iso(slot.end),
+                "extension": [{"url": DEEP_LINK, "valueUrl": public_booking_link(slot)}],
             }
             if slot.practice.phone:
                 resource["extension"].append(
@@ -31,7 +85,7 @@ def smart_resources(kind: str, slots):
             key = str(slot.practice.public_id)
             if key not in seen:
                 seen.add(key)
-                yield r.location_resource(slot.practice)
+                yield smart_location(slot.practice)
             continue
         key = r.schedule_id(slot)
         if key not in seen:
@@ -39,19 +93,17 @@ def smart_resources(kind: str, slots):
             code, display = r.MODALITY_SERVICE_TYPE.get(
                 slot.modality, r.MODALITY_SERVICE_TYPE["cabinet"]
             )
+            # One actor, the Location (SMART: "actor: array with one JSON object"); the
+            # professional is named in the comment, one Schedule per professional and place.
             yield {
                 "resourceType": "Schedule",
                 "id": key,
-                "actor": [
-                    {"reference": f"Location/{slot.practice.public_id}"},
-                    {
-                        "reference": f"Practitioner/{slot.professional.public_id}",
-                        "display": slot.professional.display_name,
-                    },
-                ],
+                "active": True,
+                "actor": [{"reference": f"Location/{slot.practice.public_id}"}],
                 "serviceType": [
                     {"coding": [{"system": r.SYSTEM_ACT_CODE, "code": code, "display": display}]}
                 ],
+                "comment": slot.professional.display_name,
             }
 
 
@@ -92,7 +144,7 @@ def public_slots():
             start__lte=now + timedelta(days=BULK_DAYS),
             professional__active=True,
         )
-        .select_related("professional", "practice__commune")
+        .select_related("professional", "practice__commune__departement")
         .order_by("start", "pk")
     )
 
@@ -115,6 +167,7 @@ def bulk_publish_files() -> dict:
     digests = {k: hashlib.sha256() for k in KINDS}
     counts = dict.fromkeys(KINDS, 0)
     seen = {"Location": set(), "Schedule": set()}
+    states: set[str] = set()  # the manifest's `extension.state` hint, per output
     with ExitStack() as stack:
         handles = {
             k: stack.enter_context(open(directory / f"{k}.ndjson{suffix}", "w", encoding="utf-8"))
@@ -129,6 +182,7 @@ def bulk_publish_files() -> dict:
                 handles[kind].write(line)
                 digests[kind].update(line.encode())
                 counts[kind] += 1
+            states.add(location_state(slot.practice))
         for handle in handles.values():
             handle.flush()
             os.fsync(handle.fileno())
@@ -148,6 +202,7 @@ def bulk_publish_files() -> dict:
         "transactionTime": generated_at.isoformat(),
         "files": files,
         "siteUrl": settings.SITE_URL,
+        "states": sorted(states),
     }
     tmp = directory / f"{MANIFEST}{suffix}"
     tmp.write_text(json.dumps(manifest), encoding="utf-8")

@@ -12,9 +12,23 @@ def deliver_sas_report(report_id: int) -> str:
 
 @task()
 def poll_partners() -> dict:
-    from relais.interop.services import partners_poll_all
+    """The schedule's run (deploy/systemd/relais-partners.timer, `relais poll_partners`):
+    every active source whose turn has come, each claimed once."""
+    from relais.interop.services import partners_poll_due
 
-    return partners_poll_all()
+    return partners_poll_due()
+
+
+@task()
+def poll_partner(source_id: int) -> dict:
+    """ "Interroger maintenant" from the back-office: one source, now."""
+    from relais.interop.models import PartnerSource
+    from relais.interop.services import partner_poll
+
+    source = PartnerSource.objects.filter(pk=source_id, active=True).first()
+    if source is None:
+        return {"skipped": 1}
+    return partner_poll(source=source)
 
 
 @task()

@@ -365,7 +365,15 @@ def bulk_publish(request):
         # The files' generation time, not the time of this call.
         "transactionTime": r.iso(datetime.fromisoformat(generated["transactionTime"])),
         "request": f"{base}/$bulk-publish",
-        "output": [{"type": kind, "url": f"{base}/bulk/{kind}.ndjson"} for kind in KINDS],
+        "output": [
+            {
+                "type": kind,
+                "url": f"{base}/bulk/{kind}.ndjson",
+                # SMART: the states or jurisdictions (here régions) the output covers.
+                "extension": {"state": generated.get("states") or []},
+            }
+            for kind in KINDS
+        ],
         "error": [],
     }
     response = JsonResponse(manifest, json_dumps_params={"ensure_ascii": False})

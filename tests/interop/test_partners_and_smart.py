@@ -250,8 +250,9 @@ def test_it_refuses_a_partner_slot_outside_the_callers_territory(
 def test_it_refuses_a_fhir_booking_of_a_partner_slot_behind_the_partners_back(
     client, partner, fake_endpoint
 ):
-    """The national platform books through FHIR without the partner's confirmation: a
-    mirrored slot (open to the SAS here) is refused there, never given twice."""
+    """The national platform books through FHIR: a mirrored slot (open to the SAS here)
+    is first offered to the partner (issue 16, item 9), and without its confirmation
+    (here an OperationOutcome, not an Appointment) nothing is booked: never given twice."""
     import json
 
     from relais.agenda.models import Slot, SlotStatus
@@ -281,5 +282,6 @@ def test_it_refuses_a_fhir_booking_of_a_partner_slot_behind_the_partners_back(
     )
     assert response.status_code == 409, response.content
     assert response.json()["resourceType"] == "OperationOutcome"
-    assert not Booking.objects.exists() and fake_endpoint.calls == []
-    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.FREE
+    assert not Booking.objects.exists()
+    assert [c[:2] for c in fake_endpoint.calls] == [("POST", "/fhir/Appointment")]
+    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.BLOCKED

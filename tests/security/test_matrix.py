@@ -96,6 +96,18 @@ def cast(olivia, regis, dr_alice, coralie, oscar, nobody, sas91, sas43, cpts_a):
     absence = exception_create(
         professional=dr_alice, start=now + timedelta(days=20), end=now + timedelta(days=21)
     )
+    # Partner sources of SAS 91 and SAS 43 and a public slot (tests/security/partner_cases.py).
+    from relais.interop.models import PartnerSource
+
+    partner_source = PartnerSource.objects.create(
+        name="agenda-91", base_url="http://127.0.0.1:9/fhir", sas=sas91
+    )
+    partner_source43 = PartnerSource.objects.create(
+        name="agenda-43", base_url="http://127.0.0.1:9/fhir", sas=sas43
+    )
+    public_slot = f.SlotFactory(
+        professional=dr_alice, start=now + timedelta(hours=6), for_public=True
+    )
     report = SasReport.objects.create(
         booking=booking, method="POST", appointment_status="booked", payload={}, status="failed"
     )
@@ -128,6 +140,9 @@ def cast(olivia, regis, dr_alice, coralie, oscar, nobody, sas91, sas43, cpts_a):
         rule=rule,
         absence=absence,
         feed_token=calendar_feed_renew(professional=dr_alice),
+        partner_source=partner_source,
+        partner_source43=partner_source43,
+        public_slot=public_slot,
         report=report,
         now=now,
     )
@@ -511,6 +526,11 @@ TABLE: dict[str, Case] = {
     "GET fhir:bulk_publish": fhir("$bulk-publish", EVERYONE, note="SMART links: public slots"),
     "GET fhir:bulk_file": fhir("bulk/Slot.ndjson", EVERYONE, note="SMART links: public slots"),
 }
+
+# The partner sources' back-office and the public slot page: tests/security/partner_cases.py.
+from tests.security.partner_cases import build_table as build_partner_table  # noqa: E402
+
+TABLE.update(build_partner_table())
 
 
 # --- enumeration of the routes ------------------------------------------------------------------

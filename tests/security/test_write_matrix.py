@@ -491,6 +491,12 @@ READ_ONLY_PAGES = {
     "regulation:worklist_live",
     "territory:communes",
 }
+# The partner sources' back-office and the public slot page: tests/security/partner_cases.py.
+from tests.security import partner_cases  # noqa: E402
+
+WRITES.update(partner_cases.build_writes())
+READ_ONLY_PAGES |= partner_cases.READ_ONLY
+SNAPSHOT.extend(partner_cases.snapshot_models())
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 
@@ -611,5 +617,6 @@ def test_it_writes_nothing_on_a_read_only_page(name, wcast):
 def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
-    assert len(WRITES) == 52 and scenarios == 79, (len(WRITES), scenarios)
+    # partner sources and the public slot page (tests/security/partner_cases.py): 6, 9
+    assert len(WRITES) == 52 + 6 and scenarios == 79 + 9, (len(WRITES), scenarios)
     assert len(PERSONAS) == 13

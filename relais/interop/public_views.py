@@ -1,0 +1,49 @@
+"""The patient-facing page of a public slot: the `booking-deep-link` of the SMART
+Scheduling Links feed (/fhir/$bulk-publish). No login; no patient data on it.
+
+The web channel's rules apply: outside the CPTS's service hours the "service fermé"
+page of the web form is shown; open, the patient continues to the CPTS web form (the
+red-flag questions, the consent), never to a staff page."""
+
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from relais.agenda.models import Slot, SlotStatus
+from relais.orientation.selectors import MIN_LEAD
+from relais.territory.service_hours import is_open, next_opening
+
+
+def public_slot(request, public_id):
+    if request.method not in ("GET", "HEAD"):
+        raise Http404
+    slot = (
+        Slot.objects.select_related("professional__cpts", "practice__commune__departement")
+        .filter(public_id=public_id, for_public=True, professional__active=True)
+        .first()
+    )
+    if slot is None:
+        raise Http404("Créneau introuvable.")
+    cpts = slot.professional.cpts
+    now = timezone.now()
+    if cpts is not None and not is_open(cpts.service_hours, now):
+        response = render(
+            request,
+            "regulation/web/closed.html",
+            {"cpts": cpts, "next_opening": next_opening(cpts.service_hours, now)},
+        )
+    else:
+        available = slot.status == SlotStatus.FREE and slot.start > now + MIN_LEAD
+        form_url = ""
+        if cpts is not None:
+            form_url = reverse("regulation:web_request", args=[cpts.public_id])
+        response = render(
+            request,
+            "interop/public_slot.html",
+            {"slot": slot, "cpts": cpts, "available": available, "form_url": form_url},
+            status=200 if available else 410,
+        )
+    # The page follows the slot's status: never kept by a shared cache.
+    response["Cache-Control"] = "no-cache, max-age=0"
+    return response
