@@ -203,8 +203,9 @@ class MotifMatcher:
         if not re.search(r"\w", clean):
             return MatchResult(suggestions=[], red_flag=False, red_flag_reasons=[])
         doc = self._nlp(clean)
-        norm_text = " ".join(t.norm_ for t in doc)
-        facts = facts_module.read(norm_text, age_years=age_years, sex=sex)
+        # facts read the folded text itself, not the spelling-corrected norms
+        folded = " ".join(fold(t.text) for t in doc)
+        facts = facts_module.read(folded, age_years=age_years, sex=sex)
         sentences = {}
         for i, sent in enumerate(doc.sents):
             for token in sent:

@@ -118,7 +118,9 @@ def read(norm_text: str, *, age_years: int | None = None, sex: str | None = None
     months = _age_from_text(text, facts)
     if months is not None:
         facts.age_months, facts.age_source = months, "text"
-    elif age_years is not None and 0 <= age_years < 130:
+    elif age_years == 0:  # under one year: an infant, not necessarily under 3 months
+        facts.infant_word, facts.age_source = True, "record"
+    elif age_years is not None and 0 < age_years < 130:
         facts.age_months, facts.age_source = float(age_years * 12), "record"
     if sex in ("F", "M"):
         facts.sex = sex

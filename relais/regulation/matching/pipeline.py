@@ -67,6 +67,15 @@ def vocabulary(terms: Iterable[str]) -> tuple[set[str], set[str]]:
     return words, stems
 
 
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class Speller:
     """Per token of the text, after eds.normalizer:
     - SMS abbreviations expanded ("bcp" -> "beaucoup");
@@ -125,11 +134,13 @@ class Speller:
         from rapidfuzz import process
         from rapidfuzz.distance import Levenshtein
 
-        cutoff = 1 if len(token) <= 6 else 2
-        best = process.extractOne(
-            token, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff
+        cutoff = 1 if len(token) <= 5 else 2
+        close = process.extract(
+            token, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff, limit=8
         )
-        if best is not None:
+        if close:
+            # fewest edits, then the longest common beginning ("diaree" -> "diarrhee")
+            best = min(close, key=lambda c: (c[1], -_common_prefix(token, c[0]), c[0]))
             return self.canonical(best[0])
         for n in reversed(self.stem_lengths):
             if n < 5 or n > len(token) + 1:
