@@ -37,6 +37,8 @@ POLICY: dict[str, set[str]] = {
     "fhir.appointments.read": {"scope:appointments:read", "scope:appointments:write"},
     "fhir.appointments.write": {"scope:appointments:write"},
     "fhir.regulators.write": {"scope:regulators:write"},
+    # API clients page: what each role may grant is in relais.accounts.api_clients.
+    "api_clients.manage": {Role.ADMIN, Role.COORDINATEUR},
     "interop.reports": {Role.ADMIN},
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from relais.accounts import views
+from relais.accounts import api_clients_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -16,4 +16,6 @@ urlpatterns = [
     path("connexion/psc/", views.oidc_start, name="oidc_start"),
     path("connexion/psc/retour/", views.oidc_callback, name="oidc_callback"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    # API clients (relais/accounts/api_clients_views.py).
+    path("", include(api_clients_views.urlpatterns)),
 ]

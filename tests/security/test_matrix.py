@@ -212,6 +212,11 @@ def _failed_message(c):
     return message.public_id
 
 
+def _client91():
+    """The SAS 91 partner's API client (the SAS 91 admin manages it, nobody else)."""
+    return ApiClient.objects.get(name="partenaire-91").public_id
+
+
 def _sas_link(slot) -> str:
     from django.conf import settings
 
@@ -377,6 +382,21 @@ TABLE: dict[str, Case] = {
     # interop pages
     "GET interop:slot_open": page("interop:slot_open", ORIENT, lambda c: c.free_slot.public_id),
     "GET interop:sas_reports": page("interop:sas_reports", {ADMIN}),
+    # API clients back-office (rules: relais/accounts/api_clients.py)
+    "GET accounts:api_clients": page("accounts:api_clients", {ADMIN, COORD_B}),
+    "GET accounts:api_client_new": page("accounts:api_client_new", {ADMIN, COORD_B}),
+    "POST accounts:api_client_rotate": page(
+        "accounts:api_client_rotate", {ADMIN}, lambda c: _client91(), data=lambda c: {}
+    ),
+    "POST accounts:api_client_revoke": page(
+        "accounts:api_client_revoke", {ADMIN}, lambda c: _client91(), data=lambda c: {}
+    ),
+    "POST accounts:api_client_certificate": page(
+        "accounts:api_client_certificate",
+        {ADMIN},
+        lambda c: _client91(),
+        data=lambda c: {"remove": "1"},
+    ),
     "GET interop:sas_slot_link": Case(
         EVERYONE,
         lambda c: _sas_link(c.free_slot),

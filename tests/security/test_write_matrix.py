@@ -79,6 +79,7 @@ SNAPSHOT = [
     (SasReport, ("id", "status")),
     (Notification, ("id", "status")),
     (RegulatorAccount, ("id", "active", "updated_at")),
+    (ApiClient, ("id", "token_hash", "revoked_at", "cert_fingerprint")),
 ]
 
 
@@ -212,6 +213,21 @@ API = "/api/v1"
 
 
 REGULATOR_SAS_ID = "urn:oid:1.2.250.1.213.3.6"
+
+
+def _client_form(departement):
+    from relais.territory.models import Sas
+
+    sas = Sas.objects.get(departement__code=departement)
+    return {"name": "nouveau-client", "scopes": ["slots:read"], "territory": f"sas:{sas.public_id}"}
+
+
+def _client_url(action, departement):
+    def url(c):
+        client = ApiClient.objects.get(name=f"partenaire-{departement}")
+        return f"/administration/clients-api/{client.public_id}/{action}/"
+
+    return url
 
 
 def _regulator(system, value):
@@ -398,6 +414,38 @@ WRITES: dict[str, list[Write]] = {
             note="unknown account: 404",
         )
     ],
+    # --- API clients back-office: the SAS 91 admin on SAS 91 clients only ---------------------
+    "POST accounts:api_client_new": [
+        Write(
+            frozenset({"admin_sas91"}),
+            data=lambda c: _client_form("91"),
+            changes=True,
+            note="a client limited to SAS 91, by its admin",
+        ),
+        Write(NOBODY, data=lambda c: _client_form("43"), note="SAS 43: administered by nobody"),
+    ],
+    "POST accounts:api_client_rotate": [
+        Write(frozenset({"admin_sas91"}), url=_client_url("renouveler", 91), changes=True),
+        Write(NOBODY, url=_client_url("renouveler", 43), note="a SAS 43 client"),
+    ],
+    "POST accounts:api_client_revoke": [
+        Write(frozenset({"admin_sas91"}), url=_client_url("revoquer", 91), changes=True),
+        Write(NOBODY, url=_client_url("revoquer", 43), note="a SAS 43 client"),
+    ],
+    "POST accounts:api_client_certificate": [
+        Write(
+            frozenset({"admin_sas91"}),
+            url=_client_url("certificat", 91),
+            data=lambda c: {"remove": "1"},
+            note="gate only: certificates are tested in tests/accounts",
+        ),
+        Write(
+            NOBODY,
+            url=_client_url("certificat", 43),
+            data=lambda c: {"remove": "1"},
+            note="a SAS 43 client",
+        ),
+    ],
     "POST interop:sas_slot_link": [
         Write(
             NOBODY,
@@ -457,6 +505,7 @@ WRITES: dict[str, list[Write]] = {
 
 # Page routes that write nothing (GET views, exports, feeds): a POST changes nothing.
 READ_ONLY_PAGES = {
+    "accounts:api_clients",
     "accounts:oidc_callback",
     "accounts:oidc_start",
     "agenda:agenda",
@@ -618,5 +667,5 @@ def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
     # partner sources and the public slot page (tests/security/partner_cases.py): 6, 9
-    assert len(WRITES) == 52 + 6 and scenarios == 79 + 9, (len(WRITES), scenarios)
+    assert len(WRITES) == 56 + 6 and scenarios == 87 + 9, (len(WRITES), scenarios)
     assert len(PERSONAS) == 13
