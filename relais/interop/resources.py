@@ -291,7 +291,9 @@ def practice_rang(pro: Professional, practice: Practice) -> int:
     return ids.index(practice.pk) + 1 if practice.pk in ids else 1
 
 
-def practitioner_role_resource(pro: Professional, practice: Practice) -> dict:
+def practitioner_role_resource(
+    pro: Professional, practice: Practice, *, rang: int | None = None
+) -> dict:
     resource = {
         "resourceType": "PractitionerRole",
         "id": role_id(pro.pk, practice.pk),
@@ -300,7 +302,7 @@ def practitioner_role_resource(pro: Professional, practice: Practice) -> dict:
         "active": pro.active,
         "practitioner": {"reference": f"Practitioner/{pro.public_id}"},
         "organization": {
-            "identifier": rpps_rang_identifier(pro.rpps, practice_rang(pro, practice)),
+            "identifier": rpps_rang_identifier(pro.rpps, rang or practice_rang(pro, practice)),
             "display": practice.name,
         },
         "location": [{"reference": "#loc"}],

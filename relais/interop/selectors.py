@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from relais.accounts.permissions import Scope, cpts_limit_q
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import ApplicationError
-from relais.directory.models import Professional
+from relais.directory.models import Practice, Professional
 from relais.interop import resources as r
 from relais.orientation.models import Booking
 from relais.territory.models import Cpts
@@ -222,10 +222,29 @@ def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -
 
 
 def _cpts_of(professionals) -> dict[int, list[Cpts]]:
-    """Every CPTS of each professional (main first), in two queries."""
-    ids = {p.pk: p.cpts_ids() for p in professionals}
+    """Every CPTS of each professional (main first, as Professional.cpts_ids), in two
+    queries whatever the number of professionals."""
+    ids = {p.pk: [p.cpts_id] if p.cpts_id else [] for p in professionals}
+    others = Professional.other_cpts.through.objects.filter(professional_id__in=list(ids))
+    for pro_id, cpts_id in others.order_by("pk").values_list("professional_id", "cpts_id"):
+        if cpts_id not in ids[pro_id]:
+            ids[pro_id].append(cpts_id)
     by_pk = Cpts.objects.in_bulk({c for cs in ids.values() for c in cs})
     return {pk: [by_pk[c] for c in cs if c in by_pk] for pk, cs in ids.items()}
+
+
+def _ranks_of(professional_ids) -> dict[tuple[int, int], int]:
+    """(professional, practice) -> rank of the place among the professional's places (as
+    resources.practice_rang), in one query."""
+    ranks: dict[tuple[int, int], int] = {}
+    count: dict[int, int] = {}
+    rows = Practice.professionals.through.objects.filter(professional_id__in=list(professional_ids))
+    for pro_id, practice_id in rows.order_by("practice_id").values_list(
+        "professional_id", "practice_id"
+    ):
+        count[pro_id] = count.get(pro_id, 0) + 1
+        ranks[(pro_id, practice_id)] = count[pro_id]
+    return ranks
 
 
 def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
@@ -235,11 +254,11 @@ def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
     seen: set[tuple[str, str]] = set()
     included: list[tuple[dict, str]] = []
 
-    def include(resource: dict) -> None:
-        key = (resource["resourceType"], resource["id"])
-        if key not in seen:
-            seen.add(key)
-            included.append((resource, "include"))
+    def include(kind: str, resource_id, build, *args, **kwargs) -> None:
+        """Build each included resource once (a professional has many slots)."""
+        if (kind, resource_id) not in seen:
+            seen.add((kind, resource_id))
+            included.append((build(*args, **kwargs), "include"))
 
     with_schedule = "Slot:schedule" in query.includes
     actors = query.includes & {
@@ -248,6 +267,7 @@ def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
         "Schedule:actor:PractitionerRole",
     }
     cpts_by_pro = _cpts_of({s.professional for s in slots}) if query.cpts_variant else {}
+    ranks = _ranks_of({s.professional_id for s in slots}) if actors and slots else {}
     for slot in slots:
         cpts_list = cpts_by_pro.get(slot.professional_id, []) if slot.for_cpts else []
         types = r.slot_types(slot, cpts=bool(cpts_list))
@@ -259,16 +279,24 @@ def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
                 "match",
             )
         )
+        pro, practice = slot.professional, slot.practice
         if with_schedule:
-            include(r.schedule_resource(slot))
+            include("Schedule", r.schedule_id(slot), r.schedule_resource, slot)
             if actors and actors != {"Schedule:actor:PractitionerRole"}:
-                include(r.practitioner_resource(slot.professional))
+                include("Practitioner", pro.pk, r.practitioner_resource, pro)
             if actors and actors != {"Schedule:actor:Practitioner"}:
-                include(r.practitioner_role_resource(slot.professional, slot.practice))
+                include(
+                    "PractitionerRole",
+                    (pro.pk, practice.pk),
+                    r.practitioner_role_resource,
+                    pro,
+                    practice,
+                    rang=ranks.get((pro.pk, practice.pk), 1),
+                )
         for cpts in cpts_list:
-            include(r.healthcare_service_resource(cpts))
+            include("HealthcareService", cpts.pk, r.healthcare_service_resource, cpts)
             if "HealthcareService:organization" in query.includes:
-                include(r.organization_resource(cpts))
+                include("Organization", cpts.pk, r.organization_resource, cpts)
     warnings = list(query.warnings)
     known = set(
         Professional.objects.filter(
