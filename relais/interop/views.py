@@ -33,6 +33,8 @@ ISSUE_CODES = {
     405: "not-supported",
     409: "conflict",
     422: "business-rule",
+    413: "too-costly",
+    415: "not-supported",
     429: "throttled",
     500: "exception",
 }
@@ -153,9 +155,20 @@ def fhir_endpoint(actions: dict[str, str]):
     return decorator
 
 
+class BodyTooLarge(ApplicationError):
+    code = "body_too_large"
+    http_status = 413
+
+
 def _json_body(request) -> dict:
+    from django.core.exceptions import RequestDataTooBig
+
     try:
-        body = json.loads(request.body or b"null")
+        raw = request.body
+    except RequestDataTooBig:
+        raise BodyTooLarge("Corps trop volumineux.") from None
+    try:
+        body = json.loads(raw or b"null")
     except (ValueError, RecursionError):  # invalid JSON or UTF-8, or nested too deep
         raise selectors.BadParameter("Corps JSON invalide.") from None
     if not isinstance(body, dict):

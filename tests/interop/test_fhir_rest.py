@@ -86,3 +86,24 @@ def test_nothing_the_professional_hid_is_published(client, cpts_a, token):
     assert [s["id"] for s in slots][0] == str(visible.public_id)
     assert len(slots) == 2
     assert slots[1]["appointmentType"]["coding"][0]["code"] == "WALKIN"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{" + b" " * (10 * 1024 * 1024) + b"}", 413),  # 10 MB
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, 400),  # deep nesting
+        (b'{"resourceType": "Appointment", "id": "\xff\xfe"}', 400),  # invalid UTF-8
+    ],
+)
+def test_a_bad_body_is_a_4xx_operation_outcome_and_writes_nothing(
+    client, cpts_a, token, body, status
+):
+    from relais.orientation.models import Booking
+
+    response = client.generic(
+        "POST", "/fhir/Appointment", body, content_type="application/fhir+json", **bearer(token)
+    )
+    assert response.status_code == status, response.content[:200]
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert not Booking.objects.exists()
