@@ -246,3 +246,24 @@ def test_it_lists_only_the_clients_own_appointments(client, token, cpts_a):
 def test_it_refuses_appointment_reads_to_a_slots_only_token(client, cpts_a):
     token = make_token("slots:read")
     assert client.get("/fhir/Appointment", **bearer(token)).status_code == 403
+
+
+def test_the_location_header_reads_it_back_and_identifier_may_be_capitalised(client, token):
+    """GET Appointment/<id> (the POST's Location), and the conditional PUT spelt
+    `?Identifier=` as one page of the IG spells it."""
+    slot = f.SlotFactory()
+    created = post(client, token, appointment(slot, "RDV-LOC"))
+    location = created["Location"].split("/fhir/", 1)[1]
+    read = client.get(f"/fhir/{location}", **bearer(token))
+    assert read.status_code == 200
+    assert read.json()["id"] == created.json()["id"]
+    other = make_token("appointments:read", name="autre-client")
+    assert client.get(f"/fhir/{location}", **bearer(other)).status_code == 404
+    response = client.put(
+        f"/fhir/Appointment?Identifier={ID_SYSTEM}|RDV-LOC",
+        json.dumps({**appointment(slot, "RDV-LOC"), "status": "cancelled"}),
+        content_type="application/fhir+json",
+        **bearer(token),
+    )
+    assert response.status_code == 200, response.content
+    assert Booking.objects.get().status == "cancelled"
