@@ -263,6 +263,9 @@ class MotifMatcher:
                 affirmative.setdefault(name, []).append(mention)
             if mention.qualifier in ("", "history", "reported_speech"):
                 loose.setdefault(name, []).append(mention)
+        by_label: dict[str, list[_Mention]] = {}
+        for mention in concepts:
+            by_label.setdefault(mention.label[2:], []).append(mention)
         flags = facts.flags()
         if "fever_terms" in affirmative:
             flags.add("$fever")
@@ -304,7 +307,11 @@ class MotifMatcher:
             if any(all(present(n) for n in trigger) for trigger in crit.triggers):
                 triggered.append(cid)
                 continue
-            core_present = any(present(n) for n in crit.core)
+            # a suspicion ("j'ai peur que ce soit un AVC") does not trigger, but its
+            # questions are worth asking
+            core_present = any(present(n) for n in crit.core) or any(
+                m.qualifier == "hypothesis" for n in crit.core for m in by_label.get(n, [])
+            )
             if core_present:
                 candidates.append(cid)
             for name in crit.core:
@@ -387,7 +394,7 @@ def _clause(doc, span) -> str:
         start -= 1
     while end < sent.end and doc[end].norm_ not in _CLAUSE_BREAKS:
         end += 1
-    return " ".join(t.norm_ for t in doc[start:end])
+    return fold(doc[start:end].text)
 
 
 _CLAUSE_BREAKS = frozenset({",", ";", ":", "(", ")", "mais", "but", "-", "/"})

@@ -27,6 +27,7 @@ class Facts:
     pulse: int | None = None
     systolic: int | None = None
     diastolic: int | None = None
+    pregnancy_weeks: int | None = None
     notes: list[str] = field(default_factory=list)
 
     def flags(self) -> set[str]:
@@ -52,6 +53,8 @@ class Facts:
                 out.add("$child")
             if self.elderly_word:
                 out.add("$elderly")
+        if self.pregnancy_weeks is not None:
+            out.add("$pregnant")
         if self.temperature is not None and self.temperature >= 38.0:
             out.add("$fever")
             if self.temperature >= 39.0:
@@ -126,8 +129,17 @@ def read(norm_text: str, *, age_years: int | None = None, sex: str | None = None
         facts.sex = sex
     elif _FEMALE.search(text) and not _MALE.search(text):
         facts.sex = "F"
+    pregnancy = _PREGNANCY.search(text)
+    if pregnancy:
+        facts.pregnancy_weeks = int(pregnancy.group(1))
     _vitals(text, facts)
     return facts
+
+
+_PREGNANCY = re.compile(
+    r"(?<![\w,.])(\d{1,2})\s*(?:sa|semaines? d'?\s?amenorrhee|semaines? de grossesse|"
+    r"sem(?:aines)? de grossesse|weeks pregnant)(?![\w])"
+)
 
 
 def _not_duration(text: str, start: int) -> bool:
@@ -166,7 +178,9 @@ def _vitals(text: str, facts: Facts) -> None:
         decimal = match.group(2)
         unit = match.group(3)
         after = text[match.end() : match.end() + 8]
-        if re.match(r"\s*(?:ans|an|a\b|mois|kg|sa\b|semaines|min|h\b|/|%|x|fois|bpm)", after):
+        if not decimal and re.match(
+            r"\s*(?:ans|an|a\b|mois|kg|sa\b|semaines|min|h\b|/|%|x|fois|bpm)", after
+        ):
             continue
         if decimal or unit or _TEMP_CONTEXT.search(before):
             value = whole + (int(decimal) / 10 if decimal else 0)

@@ -100,7 +100,9 @@ class Speller:
         self.abbreviations = {
             fold(k): fold(v) for k, v in abbreviations.items() if " " not in v.strip()
         }
-        self.french = {fold(w) for w in top_n_list("fr", 40000)}
+        # plain French (and the English of the callers who write in English) is left alone
+        self.french = {fold(w) for w in top_n_list("fr", 80000)}
+        self.french |= {fold(w) for w in top_n_list("en", 20000)}
         self.known = set(words) | self.french
 
     def canonical(self, word: str) -> str:
@@ -168,44 +170,47 @@ class Speller:
 
 
 _HYPOTHESIS_EXTRA = [
-    "peur que",
     "peur d'avoir",
     "peur de faire",
-    "peur d'une",
-    "peur d'un",
-    "j'ai peur",
-    "a peur",
-    "inquiet que",
-    "crainte",
+    "peur que ce soit",
+    "peur que ça soit",
     "j'ai lu que",
     "pouvait être",
     "pourrait être",
-    "peut être",
     "est-ce que",
-    "est ce que",
     "se demande si",
     "je me demande",
     "ça pouvait",
     "ça pourrait",
-    "worried",
+    "worried it could",
     "could be",
     "might be",
-    "afraid",
+    "afraid it",
+]
+# Not negations: "n'arrive pas à respirer", "saignement non contrôlé" are the red flag itself.
+_NEGATION_PSEUDO = [
+    "n'arrive pas",
+    "n'arrive plus",
+    "ne peut pas",
+    "ne peut plus",
+    "non calmé",
+    "non calmée",
+    "non soulagé",
+    "non soulagée",
+    "non contrôlé",
+    "non contrôlée",
+    "non résolutif",
+    "ne cède pas",
+    "ne passe pas",
+    "ne s'arrête pas",
+    "ne reprend pas",
 ]
 _NEGATION_EXTRA = ["no", "not", "without", "denies", "nie", "nie toute", "never", "jamais pensé"]
 _HISTORY_EXTRA = [
-    "a fait un",
-    "a fait une",
-    "avait fait",
-    "a eu un",
-    "a eu une",
     "il y a des années",
     "l'année dernière",
     "l'an dernier",
     "l'hiver dernier",
-    "en 20",
-    "en 19",
-    "had a",
     "years ago",
     "ans plus tôt",
 ]
@@ -219,6 +224,16 @@ def build(terms: dict[str, list[str]], speller: Speller):
     from edsnlp.pipes.qualifiers.hypothesis import patterns as hypothesis_patterns
     from edsnlp.pipes.qualifiers.negation import patterns as negation_patterns
 
+    def cues(patterns: list[str]) -> list[str]:
+        # eds.matcher marks fillers excluded; qualifier cues are matched with the
+        # excluded tokens skipped, so each cue is also given without its fillers
+        out = list(patterns)
+        for cue in patterns:
+            words = [w for w in re.split(r"[\s']+", fold(cue)) if w and w not in FILLERS]
+            if words and " ".join(words) != fold(cue):
+                out.append(" ".join(words))
+        return out
+
     spans = {"concepts": True}
     nlp = edsnlp.blank("eds")
     nlp.add_pipe(eds.normalizer())
@@ -227,19 +242,20 @@ def build(terms: dict[str, list[str]], speller: Speller):
     nlp.add_pipe(
         eds.negation(
             span_getter=spans,
-            preceding=list(negation_patterns.preceding) + _NEGATION_EXTRA,
+            preceding=cues(list(negation_patterns.preceding) + _NEGATION_EXTRA),
+            pseudo=cues(list(negation_patterns.pseudo) + _NEGATION_PSEUDO),
         )
     )
     nlp.add_pipe(eds.family(span_getter=spans))
     nlp.add_pipe(
         eds.history(
             span_getter=spans,
-            history=list(history_patterns.history) + _HISTORY_EXTRA,
+            history=cues(list(history_patterns.history) + _HISTORY_EXTRA),
         )
     )
     # "idée de" is a hypothesis cue in clinical notes but "idées de suicide" is a red flag.
     preceding = [p for p in hypothesis_patterns.preceding if p != "idée de"]
-    nlp.add_pipe(eds.hypothesis(span_getter=spans, preceding=preceding + _HYPOTHESIS_EXTRA))
+    nlp.add_pipe(eds.hypothesis(span_getter=spans, preceding=cues(preceding + _HYPOTHESIS_EXTRA)))
     nlp.add_pipe(eds.reported_speech(span_getter=spans))
     # Custom components go in last (edsnlp builds its matchers' patterns with the pipes
     # already there), before the matcher.
