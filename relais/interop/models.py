@@ -43,8 +43,8 @@ class SasReport(models.Model):
 
 
 class PartnerBookingMode(models.TextChoices):
-    FHIR = "fhir", "POST Appointment chez le partenaire"
-    LINK = "link", "Lien vers l'agenda du partenaire (pas d'appel de réservation)"
+    FHIR = "fhir", "Par interface FHIR"
+    LINK = "link", "Par lien vers son agenda"
 
 
 class PartnerSource(models.Model):

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from relais.accounts.backoffice import managed_for
+from relais.accounts.models import Role
 from relais.accounts.permissions import require
 from relais.interop import services
 from relais.interop.models import PartnerSource
@@ -22,7 +22,10 @@ RPPS_RE = re.compile(r"^\d{11}$")
 
 
 def _managed_sas_ids(user) -> frozenset[int]:
-    return managed_for(user).sas_ids
+    """The SAS the user administers (role admin there; as relais.accounts.backoffice)."""
+    return frozenset(
+        user.memberships.filter(role=Role.ADMIN, sas__isnull=False).values_list("sas_id", flat=True)
+    )
 
 
 def _source_for(user, pk: int) -> PartnerSource:
@@ -91,7 +94,7 @@ class PartnerSourceForm(forms.ModelForm):
     def clean_base_url(self):
         value = self.cleaned_data["base_url"].rstrip("/")
         if not value.lower().startswith(("https://", "http://")):
-            raise forms.ValidationError("L'adresse doit commencer par https://.")
+            raise forms.ValidationError("L'adresse doit commencer par https:// (ou http://).")
         return value
 
     def clean(self):

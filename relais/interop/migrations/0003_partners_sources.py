@@ -19,8 +19,8 @@ class Migration(migrations.Migration):
             name="booking_mode",
             field=models.CharField(
                 choices=[
-                    ("fhir", "POST Appointment chez le partenaire"),
-                    ("link", "Lien vers l'agenda du partenaire (pas d'appel de réservation)"),
+                    ("fhir", "Par interface FHIR"),
+                    ("link", "Par lien vers son agenda"),
                 ],
                 default="fhir",
                 max_length=10,
