@@ -201,7 +201,8 @@ def slot_read(request, resource_id):
     slot = selectors.fhir_slot_get(resource_id=resource_id, scope=request.relais_scope)
     if slot is None:
         return fhir_error(404, "Créneau introuvable.")
-    return fhir_response(r.slot_resource(slot))
+    types = r.slot_types(slot, cpts=bool(slot.professional.cpts_ids()))
+    return fhir_response(r.slot_resource(slot, types=types))
 
 
 @fhir_endpoint({"GET": "fhir.slots.read"})
