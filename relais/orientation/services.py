@@ -418,9 +418,11 @@ def booking_create(
 def _report_to_sas(booking: Booking) -> None:
     """INT_R03: tell the national SAS platform, in the same transaction (the report is
     an outbox row plus a queued task; nothing is sent while no SAS endpoint is set)."""
-    from relais.interop.services import appointment_report_enqueue  # interop imports us
+    # Published, not called: interop subscribes (relais.orientation.events); orientation
+    # never imports interop.
+    from relais.orientation.events import publish_booking_changed
 
-    appointment_report_enqueue(booking=booking)
+    publish_booking_changed(booking=booking)
 
 
 def booking_place(
@@ -438,9 +440,9 @@ def booking_place(
     is never asked for a slot Relais would refuse); any other slot (a rule's, a one-off
     form's, an .ics import's) goes to booking_create."""
     if slot.is_partner_mirror:
-        from relais.interop.services import partner_slot_book
+        from relais.orientation.events import mirror_booker
 
-        return partner_slot_book(
+        return mirror_booker()(
             request=request, slot=slot, operator=operator, scope=scope, api_client=api_client
         )
     return booking_create(
