@@ -113,7 +113,7 @@ def _slots(part: str, speller: Speller) -> list[list[str]]:
         alternatives = [a for a in raw.lstrip("~").split("|") if a.strip("*")]
         if not literal and all(fold(a) in FILLERS for a in alternatives):
             continue
-        words = sorted({t for t in (speller.term(a) for a in alternatives) if t})
+        words = sorted({t for a in alternatives for t in speller.terms(a)})
         if words:
             slots.append(words)
     return slots
@@ -162,7 +162,7 @@ class MotifMatcher:
         self._speller = Speller(words, stems, self.referential.abbreviations)
         patterns: dict[str, list[str]] = {}
         for name, concept_terms in self.referential.concepts.items():
-            phrases = sorted({t for t in (self._speller.term(c) for c in concept_terms) if t})
+            phrases = sorted({t for c in concept_terms for t in self._speller.terms(c)})
             if phrases:
                 patterns["c:" + name] = phrases
         # An expression: groups of slot labels; the slots of a group must be found in one
@@ -221,10 +221,11 @@ class MotifMatcher:
                     end=span.end,
                     text=span.text,
                     sentence=sid,
-                    qualifier=self._qualifier(span, _clause(doc, span)),
+                    qualifier=self._qualifier(span, _clause(doc, span))
+                    or ("negation" if span.label_.startswith("m:") and _no_more(doc, span) else ""),
                 )
             )
-        suggestions = self._rank([m for m in mentions if m.label.startswith("m:")], len(doc), doc)
+        suggestions = self._rank([m for m in mentions if m.label.startswith("m:")], doc, facts)
         concepts = [m for m in mentions if m.label.startswith("c:")]
         triggered, candidates, qualifiers = self._criteria(concepts, facts, sentence_text)
         return MatchResult(
@@ -338,14 +339,12 @@ class MotifMatcher:
 
     # ------------------------------------------------------------------ CISP-2
 
-    def _rank(self, mentions: list[_Mention], n_tokens: int, doc) -> list[Suggestion]:
+    def _rank(self, mentions: list[_Mention], doc, facts) -> list[Suggestion]:
         by_part: dict[str, list[_Mention]] = {}
         for m in mentions:
             if m.qualifier in ("negation", "hypothesis", "history", "family"):
                 continue
             by_part.setdefault(m.label, []).append(m)
-        if not by_part:
-            return []
         content = {
             t.i for t in doc if t.norm_.isalpha() and t.norm_ not in FILLERS and len(t.norm_) > 2
         }
@@ -359,6 +358,16 @@ class MotifMatcher:
                 for i in positions
             )
             hits.setdefault(code, []).append((weight, frozenset(positions), corrected))
+        # measured vital signs name a motif even without its words ("bb 2 mois T 38,7")
+        for code, measured, weight in (
+            ("A03", facts.temperature is not None and facts.temperature >= 38.0, 0.9),
+            ("K85", facts.systolic is not None and facts.systolic >= 140, 0.85),
+            ("R02", facts.spo2 is not None and facts.spo2 < 94, 0.8),
+        ):
+            if measured and code in self._by_code:
+                hits.setdefault(code, []).append((weight, frozenset(), False))
+        if not hits:
+            return []
         raw: dict[str, float] = {}
         best: dict[str, frozenset[int]] = {}
         for code, code_hits in hits.items():
@@ -372,9 +381,9 @@ class MotifMatcher:
             ) + 0.03 * min(extra, 2)
             best[code] = positions
         for code, positions in best.items():
-            if any(other != code and positions < p for other, p in best.items()):
+            if positions and any(other != code and positions < p for other, p in best.items()):
                 raw[code] *= 0.85  # a more specific expression explains the same words
-        ordered = sorted(raw, key=lambda c: (-round(raw[c], 6), min(best[c]), c))
+        ordered = sorted(raw, key=lambda c: (-round(raw[c], 6), min(best[c], default=10**6), c))
         return [
             Suggestion(
                 code=code,
@@ -383,6 +392,18 @@ class MotifMatcher:
             )
             for code in ordered
         ]
+
+
+_MODALS = frozenset({"arrive", "arrivait", "peut", "peux", "pouvait", "sait", "sais", "veut"})
+
+
+def _no_more(doc, span) -> bool:
+    """'n'a plus de fièvre': eds.negation has no "ne ... plus de" (and "ne répond plus" is
+    a symptom, not a denial); applied to CISP-2 motifs only, never to red flags."""
+    before = [t.norm_ for t in doc[max(span.sent.start, span.start - 5) : span.start]]
+    if _MODALS & set(before) or len(before) < 3 or before[-1] not in ("de", "d'"):
+        return False
+    return before[-2] == "plus" and any(w in ("ne", "n'", "n") for w in before[:-2])
 
 
 def _clause(doc, span) -> str:

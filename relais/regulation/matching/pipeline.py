@@ -50,7 +50,7 @@ def sanitize(text: str, limit: int = 2000) -> str:
 
 
 def _words_of(term: str) -> list[str]:
-    return [w for w in re.split(r"[\s'\-]+", fold(term).strip()) if w and w != "*"]
+    return [w for w in re.split(r"[\s'\-]+", fold(term).strip()) if w.strip("*")]
 
 
 def vocabulary(terms: Iterable[str]) -> tuple[set[str], set[str]]:
@@ -92,7 +92,6 @@ class Speller:
 
         self.words = sorted(words)
         self.stems = stems
-        # shortest first: "diarrh*" and "diarrhe*" must reduce a word to the same prefix
         self.stem_lengths = sorted({len(s) for s in stems})
         self.stems_by_length = {
             n: sorted(s for s in stems if len(s) == n) for n in self.stem_lengths
@@ -106,16 +105,31 @@ class Speller:
         self.known = set(words) | self.french
 
     def canonical(self, word: str) -> str:
-        for n in self.stem_lengths:
+        """The longest lexicon prefix a word starts with, else the word."""
+        for n in reversed(self.stem_lengths):
             if n <= len(word) and word[:n] in self.stems:
                 return word[:n]
         return word
 
-    def term(self, term: str) -> str | None:
-        """A lexicon term as eds.matcher sees it (canonical words, fillers dropped)."""
-        words = [self.canonical(w.rstrip("*")) for w in _words_of(term)]
-        words = [w for w in words if w not in FILLERS]
-        return " ".join(words) if words else None
+    def forms(self, word: str) -> list[str]:
+        """What a term's word matches once text words are reduced: a prefix ("brul*")
+        matches every reduction that extends it ("brul", "brulant", "brulure")."""
+        if word.endswith("*"):
+            stem = word[:-1]
+            if stem in self.stems:
+                return sorted(s for s in self.stems if s.startswith(stem))
+            return [self.canonical(stem)]
+        return [self.canonical(word)]
+
+    def terms(self, term: str, cap: int = 64) -> list[str]:
+        """A lexicon term as the phrases eds.matcher looks for (fillers dropped)."""
+        words = [w for w in _words_of(term) if w.rstrip("*") not in FILLERS]
+        if not words:
+            return []
+        phrases = [""]
+        for word in words:
+            phrases = [f"{p} {f}".strip() for p in phrases for f in self.forms(word)][:cap]
+        return phrases
 
     def _is_known(self, token: str) -> bool:
         if token in self.known:
