@@ -295,3 +295,69 @@ def test_it_overwrites_the_headers_a_client_sends_to_nginx_and_ignores_them_from
         connection.request("GET", path, headers=forged)
         assert connection.getresponse().status == 401
         connection.close()
+
+
+# --- outbound: the INT_R03 reports present our client certificate --------------------------
+
+
+@pytest.fixture
+def mtls_platform(pki):
+    """A TLS server requiring a client certificate of the test CA (the SAS platform)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            subject = dict(x[0] for x in self.connection.getpeercert()["subject"])
+            seen.append((self.command, self.path, subject.get("commonName")))
+            body = b'{"resourceType": "Appointment", "id": "sas-1", "status": "booked"}'
+            self.send_response(201)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.pem"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/fhir", seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_it_presents_our_client_certificate_to_the_sas_platform(
+    settings, pki, mtls_platform, snp_request
+):
+    from relais.interop.models import ReportStatus, SasReport
+    from relais.interop.services import appointment_report_enqueue, sas_report_deliver
+    from relais.orientation.services import booking_create
+
+    url, seen = mtls_platform
+    settings.RELAIS_SAS_FHIR_URL = url
+    settings.RELAIS_SAS_CA = str(pki / "ca.pem")
+    booking = booking_create(request=snp_request, slot=f.SlotFactory())
+    # The booking service queues the POST itself (interop subscribes to bookings).
+    report = SasReport.objects.filter(booking=booking).order_by("pk").first()
+    report = report or appointment_report_enqueue(booking=booking)
+    # Without our certificate the platform refuses the handshake: kept for a retry.
+    settings.RELAIS_SAS_CLIENT_CERT = ""
+    assert sas_report_deliver(report_id=report.pk) == "failed"
+    report.refresh_from_db()
+    assert report.status == ReportStatus.PENDING and "SSL" in report.last_error
+    assert seen == []
+    # With it: delivered, and the platform saw our certificate.
+    settings.RELAIS_SAS_CLIENT_CERT = str(pki / "client-registered.pem")
+    settings.RELAIS_SAS_CLIENT_KEY = str(pki / "client-registered.key")
+    assert sas_report_deliver(report_id=report.pk) == "sent"
+    assert seen == [("POST", "/fhir/Appointment", "plateforme-sas-test")]
