@@ -18,13 +18,16 @@ from relais.orientation.forms import Level2AnswerForm, SurnumeraireForm
 from relais.orientation.models import BookingChannel, BookingStatus
 from relais.orientation.selectors import (
     booking_get_for_user,
+    bookings_correctable,
     bookings_for_professional,
+    bookings_to_record,
     offer_get_by_token,
     professional_get_surnumeraire,
     slots_ranked_for,
     surnumeraire_doctors_for,
 )
 from relais.orientation.services import (
+    OUTCOME_CORRECTION_DAYS,
     SlotUnavailable,
     booking_cancel,
     booking_place,
@@ -32,6 +35,7 @@ from relais.orientation.services import (
     level2_accept,
     level2_decline,
     level2_launch,
+    outcome_correctable_until,
     slot_hold,
     slot_release,
     surnumeraire_address,
@@ -125,8 +129,14 @@ def hold(request, public_id):
         return _slot_list(request, req, error=_unavailable(exc), alternatives=exc.alternatives)
     except ApplicationError as exc:  # out of territory or channel, hold limit
         return _slot_list(request, req, error=exc.message)
-    until = timezone.localtime(slot.held_until)
-    return _slot_list(request, req, info=f"Créneau retenu pour vous jusqu'à {until:%H:%M}.")
+    minutes = settings.RELAIS_HOLD_MINUTES
+    # The remaining time counts down on the row (console.js), and ends: a fixed "until"
+    # would stay on screen after the hold lapsed.
+    return _slot_list(
+        request,
+        req,
+        info=f"Créneau retenu pour vous {minutes} minutes : confirmez-le avec le patient.",
+    )
 
 
 @require_POST
@@ -198,15 +208,39 @@ def cancel(request, public_id):
 @require("patients.own")
 def my_patients(request):
     scope = scope_for(request.user)
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    bookings = list(bookings_for_professional(professional_id=scope.professional_id, since=today))
+    now = timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Past appointments without an outcome, every day (not only today's), first.
+    to_record = list(bookings_to_record(professional_id=scope.professional_id, now=now))
+    waiting = {b.pk for b in to_record}
+    bookings = [
+        b
+        for b in bookings_for_professional(professional_id=scope.professional_id, since=today)
+        if b.pk not in waiting and b.status == BookingStatus.BOOKED
+    ]
+    recorded = list(
+        bookings_correctable(
+            professional_id=scope.professional_id, days=OUTCOME_CORRECTION_DAYS, now=now
+        )
+    )
+    for b in recorded:
+        b.correctable_until = outcome_correctable_until(b)
     audit_record_reads(
-        user=request.user, objects=[b.request.patient for b in bookings], reason="mes patients"
+        user=request.user,
+        objects=[b.request.patient for b in [*to_record, *bookings, *recorded]],
+        reason="mes patients",
     )
     return render(
         request,
         "orientation/my_patients.html",
-        {"bookings": bookings, "now": timezone.now(), "statuses": BookingStatus},
+        {
+            "to_record": to_record,
+            "bookings": bookings,
+            "recorded": recorded,
+            "correction_days": OUTCOME_CORRECTION_DAYS,
+            "now": now,
+            "statuses": BookingStatus,
+        },
     )
 
 
@@ -225,7 +259,12 @@ def record_outcome(request, public_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Issue enregistrée.")
+        until = outcome_correctable_until(booking)
+        messages.success(
+            request,
+            f"Issue enregistrée : patient {booking.get_status_display().lower()}. Vous pouvez la "
+            f"corriger jusqu'au {timezone.localtime(until):%d/%m à %H:%M}.",
+        )
     return redirect("orientation:my_patients")
 
 

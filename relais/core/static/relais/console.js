@@ -95,3 +95,173 @@
     if (summary) summary.focus();
   }
 })();
+
+// --- The call in few keystrokes (issue 18, item 2) ------------------------------------
+(() => {
+  "use strict";
+  const form = () => document.querySelector("form[data-intake]");
+  const typing = (el) => el && (el.matches("input, textarea, select") || el.isContentEditable);
+
+  // Known patients: ↓ from the name goes to the choices; Enter takes the highlighted one
+  // (fills the identity, goes on to the motif) and never submits the form.
+  function takePatient(radio) {
+    radio.checked = true;
+    const f = form();
+    if (radio.value === "new") {
+      const first = document.getElementById("id_first_name");
+      if (first) first.focus();
+      return;
+    }
+    const fields = {
+      id_last_name: "lastName", id_first_name: "firstName", id_birth_date: "birthDate",
+      id_phone: "phone", id_commune: "commune",
+    };
+    for (const [id, key] of Object.entries(fields)) {
+      const input = document.getElementById(id);
+      if (input && radio.dataset[key] && !(id === "id_phone" && input.value)) {
+        input.value = radio.dataset[key];
+      }
+    }
+    const motif = f && f.querySelector("#id_motif_text");
+    if (motif) motif.focus();
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const f = form();
+    if (!f || !f.contains(target)) return;
+    // Ctrl+Entrée: submit the request from anywhere in the form.
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      f.requestSubmit();
+      return;
+    }
+    if (target.id === "id_last_name" && event.key === "ArrowDown") {
+      const first = document.querySelector("#patient-matches input[name=patient_choice]");
+      if (first) {
+        event.preventDefault();
+        first.focus();
+        first.checked = true;
+      }
+      return;
+    }
+    if (target.name === "patient_choice" && event.key === "Enter") {
+      event.preventDefault();
+      takePatient(target);
+      return;
+    }
+    if (target.name === "patient_choice" && event.key === "ArrowUp") {
+      const radios = [...document.querySelectorAll("#patient-matches input[name=patient_choice]")];
+      if (radios[0] === target) {
+        event.preventDefault();
+        document.getElementById("id_last_name").focus();
+      }
+    }
+  });
+  document.addEventListener("click", (event) => {
+    const radio = event.target.closest("#patient-matches input[name=patient_choice]");
+    if (radio && event.detail > 0) takePatient(radio);
+  });
+
+  // Comboboxes (commune): the options htmx puts in the datalist are shown as a listbox;
+  // ↓/↑ move the highlight, Enter picks the highlighted one (the first if none) and goes
+  // to the next field, and never submits the form.
+  function comboParts(input) {
+    return {
+      input,
+      list: document.getElementById(input.getAttribute("aria-controls")),
+      source: document.getElementById(input.dataset.combobox),
+    };
+  }
+  function comboRender(input) {
+    const { list, source } = comboParts(input);
+    if (!list || !source) return;
+    const values = [...source.querySelectorAll("option")].map((o) => o.value).filter(Boolean);
+    list.innerHTML = "";
+    values.forEach((value, i) => {
+      const li = document.createElement("li");
+      li.id = `${list.id}-${i}`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.textContent = value;
+      list.appendChild(li);
+    });
+    const open = values.length > 0 && !values.includes(input.value);
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+  function comboMove(input, delta) {
+    const { list } = comboParts(input);
+    const items = [...list.querySelectorAll("li")];
+    if (!items.length || list.hidden) return false;
+    let index = items.findIndex((li) => li.getAttribute("aria-selected") === "true");
+    index = Math.max(0, Math.min(items.length - 1, index + delta));
+    items.forEach((li, i) => li.setAttribute("aria-selected", i === index ? "true" : "false"));
+    input.setAttribute("aria-activedescendant", items[index].id);
+    items[index].scrollIntoView({ block: "nearest" });
+    return true;
+  }
+  function comboPick(input, li) {
+    const { list } = comboParts(input);
+    input.value = li.textContent;
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    const fields = [...form().querySelectorAll("input:not([type=hidden]), select, textarea")];
+    const next = fields[fields.indexOf(input) + 1];
+    if (next) next.focus();
+  }
+  document.addEventListener("keydown", (event) => {
+    const input = event.target.closest && event.target.closest("input[data-combobox]");
+    if (!input) return;
+    const { list } = comboParts(input);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (comboMove(input, event.key === "ArrowDown" ? 1 : -1)) event.preventDefault();
+    } else if (event.key === "Enter" && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault(); // never submits from here
+      const items = [...list.querySelectorAll("li")];
+      const chosen = items.find((li) => li.getAttribute("aria-selected") === "true") || items[0];
+      if (chosen && !list.hidden) comboPick(input, chosen);
+    } else if (event.key === "Escape") {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+    }
+  });
+  document.addEventListener("mousedown", (event) => {
+    const li = event.target.closest(".listbox li");
+    if (!li) return;
+    const input = document.querySelector(`[aria-controls="${li.parentElement.id}"]`);
+    if (input) {
+      event.preventDefault();
+      comboPick(input, li);
+    }
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    document.querySelectorAll("input[data-combobox]").forEach((input) => {
+      if (event.target.id === input.dataset.combobox) comboRender(input);
+    });
+    // The request page: the top-ranked slot's button takes the focus when the slots load.
+    if (event.target.id === "slots" && !typing(document.activeElement)) {
+      const top = document.querySelector("#slots [data-book-top]");
+      if (top) top.focus();
+    }
+  });
+
+  // Request page: "r" books the top-ranked slot (htmx asks for confirmation), "e" widens.
+  document.addEventListener("keydown", (event) => {
+    if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "r") {
+      const top = document.querySelector("#slots [data-book-top]");
+      if (top) {
+        event.preventDefault();
+        top.click();
+      }
+    } else if (event.key === "e") {
+      const widen = document.querySelector("#slots input[name=widen]");
+      if (widen) {
+        event.preventDefault();
+        widen.click();
+      }
+    }
+  });
+})();
