@@ -22,4 +22,6 @@ _ACTIONS = [
     "agenda.manage",
     "indicators.view",
     "notifications.failed",
+    "backoffice.view",
+    "referrals.own",
 ]

@@ -25,6 +25,9 @@ class Role(models.TextChoices):
     COORDINATEUR = "coordinateur", "Coordinateur·rice CPTS"
     ADMIN = "admin", "Administrateur"
     DELEGATAIRE = "delegataire", "Secrétaire (délégataire d'agenda)"
+    # A pharmacist, nurse or physio who refers patients and follows their own referrals,
+    # and nothing else (no agenda, no worklist): least privilege for the referrers.
+    ADRESSEUR = "adresseur", "Professionnel adresseur (pharmacien, infirmier, kiné)"
 
 
 class Membership(models.Model):
@@ -82,6 +85,34 @@ class ApiClient(PublicIdModel):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Invitation(PublicIdModel):
+    """An e-mailed, single-use, expiring link to set the password of an invited account.
+    Only the token's hash is stored; the role it grants is the membership created with it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("e-mail")
+    role = models.CharField("rôle", max_length=20, choices=Role.choices)
+    sas = models.ForeignKey(Sas, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    cpts = models.ForeignKey(
+        Cpts, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "invitation"
+
+    def __str__(self) -> str:
+        return f"invitation {self.public_id}"
 
 
 # The second factor is django-otp's TOTPDevice (django_otp.plugins.otp_totp); migrations

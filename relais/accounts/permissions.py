@@ -23,7 +23,8 @@ POLICY: dict[str, set[str]] = {
     },
     "request.orient": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
     "request.decide": {Role.REGULATEUR},
-    "request.refer": {Role.EFFECTEUR},
+    "request.refer": {Role.EFFECTEUR, Role.ADRESSEUR},
+    "referrals.own": {Role.EFFECTEUR, Role.ADRESSEUR},
     "patients.export": {Role.ADMIN},
     "request.merge": {Role.ARM, Role.REGULATEUR, Role.OPERATEUR},
     "booking.create": {Role.REGULATEUR, Role.OPERATEUR, "scope:appointments:write"},
@@ -43,6 +44,12 @@ POLICY: dict[str, set[str]] = {
     "audit.view": {Role.ADMIN},
     "audit.export": {Role.ADMIN},
     "notifications.failed": {Role.COORDINATEUR, Role.ADMIN},
+    # Back-office (docs/administration.md): the territory is relais.accounts.backoffice.
+    "backoffice.view": {Role.COORDINATEUR, Role.ADMIN},
+    "territory.manage": {Role.COORDINATEUR, Role.ADMIN},
+    "sas.manage": {Role.ADMIN},
+    "directory.manage": {Role.COORDINATEUR, Role.ADMIN},
+    "people.manage": {Role.COORDINATEUR, Role.ADMIN},
 }
 
 

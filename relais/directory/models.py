@@ -27,6 +27,7 @@ class ParticipationMode(models.TextChoices):
 
 class Professional(PublicIdModel):
     rpps = models.CharField("RPPS", max_length=11, unique=True)
+    adeli = models.CharField("ADELI", max_length=9, blank=True, default="")
     profession = models.CharField("profession", max_length=20, choices=Profession.choices)
     # TRE_R38 specialty code: SM54 = médecine générale.
     specialty = models.CharField("spécialité", max_length=10, blank=True, default="")
@@ -138,3 +139,71 @@ class Delegation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delegate} → {self.professional}"
+
+
+class JoinRequestStatus(models.TextChoices):
+    PENDING = "pending", "En attente"
+    ACCEPTED = "accepted", "Acceptée"
+    REFUSED = "refused", "Refusée"
+
+
+class JoinRequest(PublicIdModel):
+    """A professional asks to join a CPTS (self-registration with their RPPS); the CPTS's
+    coordinator (or the SAS administrator) accepts or refuses it."""
+
+    cpts = models.ForeignKey(Cpts, on_delete=models.CASCADE, related_name="join_requests")
+    rpps = models.CharField("RPPS", max_length=11)
+    profession = models.CharField("profession", max_length=20, choices=Profession.choices)
+    first_name = models.CharField("prénom", max_length=100)
+    last_name = models.CharField("nom", max_length=100)
+    email = models.EmailField("e-mail")
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    commune = models.ForeignKey(
+        Commune, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField("message", max_length=500, blank=True)
+    status = models.CharField(
+        max_length=10, choices=JoinRequestStatus.choices, default=JoinRequestStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "demande d'adhésion"
+        constraints = [
+            # One pending request per professional and CPTS: a second click adds nothing.
+            models.UniqueConstraint(
+                fields=["cpts", "rpps"],
+                condition=models.Q(status="pending"),
+                name="joinrequest_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"adhésion {self.public_id}"
+
+
+class ImportBatch(PublicIdModel):
+    """An uploaded CSV of professionals, kept between the preview and the confirmation
+    (the confirmation re-reads this very content: what was previewed is what is written)."""
+
+    cpts = models.ForeignKey(Cpts, on_delete=models.CASCADE, related_name="import_batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    content = models.TextField()
+    send_invitations = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.public_id}"

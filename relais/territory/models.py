@@ -69,8 +69,12 @@ class Cpts(PublicIdModel):
     sas = models.ForeignKey(Sas, on_delete=models.PROTECT, related_name="cpts_set")
     communes = models.ManyToManyField(Commune, related_name="cpts_set", blank=True)
     phone = models.CharField("téléphone", max_length=20, blank=True)
+    email = models.EmailField("e-mail de contact", blank=True)
+    address = models.CharField("adresse", max_length=200, blank=True)
+    siret = models.CharField("SIRET", max_length=14, blank=True)
     # Opening hours of the CPTS line and web form, per ISO weekday (1 = Monday):
-    # {"1": [["08:00", "18:00"]], "6": [["08:00", "11:00"]]}.
+    # {"1": [["08:00", "18:00"]], "6": [["08:00", "11:00"]], "closed": ["2026-12-24"]}
+    # ("closed": days the form stays closed besides public holidays, see service_hours.py).
     service_hours = models.JSONField("horaires de service", default=dict, blank=True)
     # Participation pay of this CPTS's effecteurs; empty = the national settings
     # (RELAIS_SNP_MAJORATION_EUR, RELAIS_SNP_MAJORATION_WEEKLY_CAP).
@@ -79,6 +83,10 @@ class Cpts(PublicIdModel):
     )
     majoration_weekly_cap = models.PositiveSmallIntegerField(
         "plafond hebdomadaire de majorations", null=True, blank=True
+    )
+    # Yearly participation forfait of an effecteur; empty = the national 1,400 €.
+    forfait_eur = models.DecimalField(
+        "forfait annuel (€)", max_digits=7, decimal_places=2, null=True, blank=True
     )
 
     class Meta:

@@ -148,3 +148,84 @@ def cpts_get_public(*, public_id) -> Cpts | None:
 
 def cpts_communes(*, cpts: Cpts) -> list[Commune]:
     return list(cpts.communes.order_by("name"))
+
+
+# --- back-office (docs/administration.md): the territory a manager may see ---------------
+
+
+def sas_managed_list(*, managed):
+    from relais.territory.models import Sas
+
+    return Sas.objects.filter(pk__in=managed.sas_ids).select_related("departement")
+
+
+def sas_managed_get(*, managed, public_id):
+    from django.http import Http404
+
+    sas = sas_managed_list(managed=managed).filter(public_id=public_id).first()
+    if sas is None:
+        raise Http404("SAS introuvable.")
+    return sas
+
+
+def cpts_managed_list(*, managed) -> QuerySet[Cpts]:
+    from django.db.models import Count
+
+    return (
+        Cpts.objects.filter(pk__in=managed.cpts_ids)
+        .select_related("sas__departement")
+        .annotate(commune_count=Count("communes", distinct=True))
+        .order_by("sas__departement__code", "name")
+    )
+
+
+def cpts_managed_get(*, managed, public_id) -> Cpts:
+    """A CPTS the user manages, else 404 (as for one that does not exist)."""
+    from django.http import Http404
+
+    cpts = (
+        Cpts.objects.select_related("sas__departement")
+        .filter(pk__in=managed.cpts_ids, public_id=public_id)
+        .first()
+    )
+    if cpts is None:
+        raise Http404("CPTS introuvable.")
+    return cpts
+
+
+def communes_by_insee(*, codes: list[str]) -> dict[str, Commune]:
+    return {
+        c.insee: c for c in Commune.objects.select_related("departement").filter(insee__in=codes)
+    }
+
+
+def commune_for_address(*, postal_code: str, city: str) -> tuple[Commune | None, str]:
+    """The INSEE commune of a practice's address, from its postal code and town name
+    (no geocoding service is reachable from Relais: the commune's centroid stands for the
+    address until someone adjusts the coordinates). Returns (commune, "") or (None, the
+    French reason)."""
+    postal_code = (postal_code or "").strip().replace(" ", "")
+    if not (postal_code.isdigit() and len(postal_code) == 5):
+        return None, "Code postal invalide (5 chiffres)."
+    candidates = list(
+        Commune.objects.select_related("departement").filter(
+            Q(postal_codes=postal_code)
+            | Q(postal_codes__startswith=f"{postal_code};")
+            | Q(postal_codes__endswith=f";{postal_code}")
+            | Q(postal_codes__contains=f";{postal_code};")
+        )
+    )
+    if not candidates:
+        return None, f"Aucune commune n'a le code postal {postal_code}."
+    key = search_key(city or "")
+    named = [c for c in candidates if c.search_name == key] if key else []
+    if len(named) == 1:
+        return named[0], ""
+    if not key and len(candidates) == 1:
+        return candidates[0], ""
+    if len(candidates) == 1 and not named:
+        return None, (
+            f"Le code postal {postal_code} est celui de {candidates[0].name}, pas de « {city} »."
+        )
+    names = ", ".join(sorted(c.name for c in candidates)[:8])
+    return None, f"Précisez la commune du code postal {postal_code} : {names}."

@@ -1,7 +1,8 @@
 """Django-free: is a CPTS line / web form open now, and when does it open next?
 
 `hours` is the CPTS's JSON: {"1": [["08:00", "18:00"]], "6": [["08:00", "11:00"]]}
-keyed by ISO weekday (1 = Monday). Closed on French public holidays.
+keyed by ISO weekday (1 = Monday), plus "closed": ["YYYY-MM-DD", …], the days the CPTS
+closes its line and form (bridges, holidays of the team). Closed on French public holidays.
 """
 
 from datetime import datetime, time, timedelta
@@ -13,7 +14,7 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def _ranges(hours: dict, day) -> list[tuple[time, time]]:
-    if is_public_holiday(day):
+    if is_public_holiday(day) or day.isoformat() in hours.get("closed", ()):
         return []
     return [
         (time.fromisoformat(start), time.fromisoformat(end))

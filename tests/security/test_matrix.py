@@ -547,6 +547,10 @@ TABLE: dict[str, Case] = {
     "GET fhir:bulk_file": fhir("bulk/Slot.ndjson", EVERYONE, note="SMART links: public slots"),
 }
 
+# The back-office routes (territory, directory, accounts): tests/security/admin_cases.py.
+from tests.security.admin_cases import build_table  # noqa: E402
+
+TABLE.update(build_table())
 # The partner sources' back-office and the public slot page: tests/security/partner_cases.py.
 from tests.security.partner_cases import build_table as build_partner_table  # noqa: E402
 

@@ -546,6 +546,13 @@ from tests.security import partner_cases  # noqa: E402
 WRITES.update(partner_cases.build_writes())
 READ_ONLY_PAGES |= partner_cases.READ_ONLY
 SNAPSHOT.extend(partner_cases.snapshot_models())
+
+# The back-office writes, role AND territory: tests/security/admin_cases.py.
+from tests.security import admin_cases  # noqa: E402
+
+WRITES.update(admin_cases.build_writes())
+READ_ONLY_PAGES |= admin_cases.READ_ONLY
+SNAPSHOT.extend(admin_cases.snapshot_models())
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 
@@ -667,5 +674,5 @@ def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
     # partner sources and the public slot page (tests/security/partner_cases.py): 6, 9
-    assert len(WRITES) == 56 + 6 and scenarios == 87 + 9, (len(WRITES), scenarios)
+    assert len(WRITES) == 56 + 18 + 6 and scenarios == 87 + 26 + 9, (len(WRITES), scenarios)
     assert len(PERSONAS) == 13
