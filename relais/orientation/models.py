@@ -49,6 +49,9 @@ class Booking(PublicIdModel):
     idempotency_owner = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # When the outcome (vu / non venu) was first recorded: it may be corrected for
+    # OUTCOME_CORRECTION_DAYS from then, then it is locked (orientation.services).
+    outcome_recorded_at = models.DateTimeField(null=True, blank=True)
     kind = models.CharField(max_length=15, choices=BookingKind.choices, default=BookingKind.SLOT)
     # A surnuméraire patient may be refused by the doctor until then.
     refusable_until = models.DateTimeField(null=True, blank=True)

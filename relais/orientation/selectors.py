@@ -14,7 +14,7 @@ from relais.accounts.permissions import Scope
 from relais.agenda.hours import PARIS
 from relais.agenda.models import Channel, Modality, Slot, SlotStatus
 from relais.directory.models import Practice, Profession, Professional
-from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
+from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from relais.regulation.models import Decision, Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
 from relais.territory.models import Cpts
@@ -635,6 +635,37 @@ def bookings_for_professional(
     if since:
         qs = qs.filter(slot__start__gte=since)
     return qs.order_by("slot__start")
+
+
+def bookings_to_record(*, professional_id: int, now: datetime | None = None) -> QuerySet[Booking]:
+    """Past appointments of the professional still without an outcome, every day (an
+    outcome not recorded the same evening is never lost), oldest first."""
+    now = now or timezone.now()
+    return (
+        Booking.objects.filter(
+            slot__professional_id=professional_id,
+            status=BookingStatus.BOOKED,
+            slot__start__lte=now,
+        )
+        .select_related("slot__practice__commune", "request__patient", "request__motif")
+        .order_by("slot__start")
+    )
+
+
+def bookings_correctable(
+    *, professional_id: int, days: int, now: datetime | None = None
+) -> QuerySet[Booking]:
+    """Outcomes the professional recorded in the last `days` days (still correctable)."""
+    now = now or timezone.now()
+    return (
+        Booking.objects.filter(
+            slot__professional_id=professional_id,
+            status__in=[BookingStatus.FULFILLED, BookingStatus.NOSHOW],
+            outcome_recorded_at__gte=now - timedelta(days=days),
+        )
+        .select_related("slot__practice__commune", "request__patient", "request__motif")
+        .order_by("-slot__start")
+    )
 
 
 def booking_get_for_user(*, scope: Scope, public_id) -> Booking:

@@ -1,6 +1,6 @@
 """Writes for orientation: the one booking service every channel calls."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -386,6 +386,7 @@ def booking_create(
                 note=f"Rendez-vous avec {slot.professional.display_name}",
             )
             notify_booking_created(booking=booking)
+            outcome_reminder_schedule(booking=booking)
             audit_record(
                 user=operator, api_client=api_client, action="create", obj=booking, reason=channel
             )
@@ -523,12 +524,25 @@ OUTCOMES = {
     BookingStatus.FULFILLED: RequestStatus.DONE,
     BookingStatus.NOSHOW: RequestStatus.NOSHOW,
 }
+# An outcome may be corrected (a mis-tap: "non venu" for "vu") for this many days after
+# it was first recorded; then it is locked (the statement and indicators read it).
+OUTCOME_CORRECTION_DAYS = 7
+
+
+def outcome_correctable_until(booking: Booking):
+    """Until when the recorded outcome of `booking` may be corrected (None: not recorded)."""
+    recorded = booking.outcome_recorded_at
+    return recorded + timedelta(days=OUTCOME_CORRECTION_DAYS) if recorded else None
 
 
 def booking_record_outcome(
     *, booking: Booking, outcome: str, actor=None, scope: Scope | None = None
 ) -> Booking:
-    """The professional (or their délégataire) records 'vu' or 'non venu'; no one else."""
+    """The professional (or their délégataire) records 'vu' or 'non venu'; no one else.
+
+    Recorded once, it may be corrected to the other outcome for OUTCOME_CORRECTION_DAYS
+    (audited with the old and new outcome; the request follows, DONE <-> NOSHOW), then it
+    is locked. Every change is a conditional UPDATE on the status the caller saw."""
     scope = caller_scope(scope=scope, user=actor)
     if scope is not SYSTEM and not _is_professional_or_delegate(booking, scope, actor):
         raise PermissionDenied(
@@ -536,14 +550,21 @@ def booking_record_outcome(
         )
     if outcome not in OUTCOMES:
         raise ApplicationError("Issue inconnue : choisissez « vu » ou « non venu ».")
-    if booking.slot.start > timezone.now():
+    now = timezone.now()
+    if booking.slot.start > now:
         raise ApplicationError("Le rendez-vous n'a pas encore eu lieu.")
+    if booking.status in OUTCOMES:
+        return _booking_correct_outcome(booking=booking, outcome=outcome, actor=actor, now=now)
     with transaction.atomic():
         changed = Booking.objects.filter(pk=booking.pk, status=BookingStatus.BOOKED).update(
-            status=outcome, status_changed_at=timezone.now()
+            status=outcome, status_changed_at=now, outcome_recorded_at=now
         )
         if not changed:
-            raise ApplicationError("L'issue de ce rendez-vous est déjà enregistrée.")
+            raise ApplicationError(
+                "Ce rendez-vous a changé entre-temps (annulé ou déjà renseigné) : rechargez "
+                "la page.",
+                code="stale",
+            )
         request_transition(
             request=booking.request,
             to_status=OUTCOMES[outcome],
@@ -552,9 +573,106 @@ def booking_record_outcome(
             expected=RequestStatus.BOOKED,
         )
         audit_record(user=actor, action="update", obj=booking, reason=outcome)
+        booking.status, booking.outcome_recorded_at = outcome, now
+        _report_to_sas(booking)
+    return booking
+
+
+def _booking_correct_outcome(*, booking: Booking, outcome: str, actor, now) -> Booking:
+    previous = booking.status
+    if outcome == previous:
+        return booking  # the same answer twice: nothing to correct
+    until = outcome_correctable_until(booking)
+    if until is None or now > until:
+        raise ApplicationError(
+            f"L'issue de ce rendez-vous est verrouillée : elle ne se corrige que dans les "
+            f"{OUTCOME_CORRECTION_DAYS} jours qui suivent sa saisie. Contactez la "
+            "coordination de votre CPTS.",
+            code="outcome_locked",
+        )
+    with transaction.atomic():
+        changed = Booking.objects.filter(
+            pk=booking.pk,
+            status=previous,
+            outcome_recorded_at__gte=now - timedelta(days=OUTCOME_CORRECTION_DAYS),
+        ).update(status=outcome, status_changed_at=now)
+        if not changed:
+            raise ApplicationError(
+                "Ce rendez-vous a changé entre-temps : rechargez la page.", code="stale"
+            )
+        try:
+            request_transition(
+                request=booking.request,
+                to_status=OUTCOMES[outcome],
+                actor=actor,
+                note=f"Issue corrigée : {BookingStatus(outcome).label}",
+                expected=OUTCOMES[previous],
+            )
+        except ApplicationError:
+            raise ApplicationError(
+                "La demande de ce patient a été reprise depuis (nouveau rendez-vous) : "
+                "l'issue ne peut plus être corrigée ici. Contactez la coordination de votre "
+                "CPTS.",
+                code="outcome_locked",
+            ) from None
+        audit_record(
+            user=actor,
+            action="update",
+            obj=booking,
+            reason=f"issue corrigée : {previous} -> {outcome}",
+        )
         booking.status = outcome
         _report_to_sas(booking)
     return booking
+
+
+def outcome_reminder_schedule(*, booking: Booking) -> None:
+    """Queue, in the booking's transaction, the next-morning reminder to the professional
+    (08:00 Paris the day after the appointment) to record its outcome."""
+    from relais.orientation.tasks import outcome_reminder
+
+    day = timezone.localtime(booking.slot.end).date() + timedelta(days=1)
+    when = timezone.make_aware(datetime.combine(day, time(8)))
+    outcome_reminder.using(run_after=when).enqueue(booking.pk)
+
+
+def outcome_reminder_send(*, booking_id: int, now=None) -> str:
+    """The morning after: if the appointment still has no outcome, one message to its
+    professional (SMS, no patient identity) counting every past appointment of theirs
+    still to record; at most one such message per professional and day."""
+    from relais.notifications.models import Notification, NotificationChannel
+    from relais.notifications.services import notification_create
+    from relais.orientation.selectors import bookings_to_record
+
+    now = now or timezone.now()
+    booking = (
+        Booking.objects.select_related("slot__professional", "request")
+        .filter(pk=booking_id, status=BookingStatus.BOOKED)
+        .first()
+    )
+    if booking is None:
+        return "skipped"  # cancelled or already recorded
+    professional = booking.slot.professional
+    day_start = timezone.make_aware(datetime.combine(timezone.localdate(now), time(0)))
+    if Notification.objects.filter(
+        kind="outcome_reminder",
+        booking__slot__professional=professional,
+        created_at__gte=day_start,
+    ).exists():
+        return "skipped"  # this morning's message already counts it
+    count = bookings_to_record(professional_id=professional.pk, now=now).count()
+    link = f"{settings.SITE_URL.rstrip('/')}/pro/patients/"
+    created = notification_create(
+        kind="outcome_reminder",
+        channel=NotificationChannel.SMS,
+        recipient=professional.phone,
+        body=(
+            f"Relais : {count} rendez-vous SNP passé(s) sans issue (vu / non venu). "
+            f"Renseignez-les dans « Mes patients SNP » : {link}"
+        ),
+        booking=booking,
+    )
+    return "queued" if created else "no_phone"
 
 
 # -- Surnuméraire and niveau 2 ------------------------------------------------------------

@@ -60,7 +60,11 @@ TRANSITIONS: dict[str, set[str]] = {
         RequestStatus.OPEN,  # booking cancelled: back to the worklist
         RequestStatus.CANCELLED,
     },
-    RequestStatus.NOSHOW: {RequestStatus.OPEN},  # the patient calls back
+    RequestStatus.NOSHOW: {
+        RequestStatus.OPEN,  # the patient calls back
+        RequestStatus.DONE,  # outcome corrected (orientation.services.booking_record_outcome)
+    },
+    RequestStatus.DONE: {RequestStatus.NOSHOW},  # outcome corrected, within its 7 days
 }
 
 

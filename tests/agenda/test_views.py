@@ -119,7 +119,7 @@ def test_it_records_a_vacation_and_warns_about_booked_patients(client, dr_alice,
         {"kind": "vacation", "first_day": "2026-12-06", "last_day": "2026-12-01"},
         follow=True,
     )
-    assert "postérieure à son début" in wrong.text
+    assert "précède le premier" in wrong.text
 
 
 def test_it_closes_a_free_slot_and_cancels_a_booked_one(client, dr_alice, clock):
@@ -295,7 +295,8 @@ def test_it_states_the_month_with_the_weekly_cap(client, dr_alice):
     lines = csv.content.decode().splitlines()
     assert lines[1].startswith("2026-S45;2026-11-02;22;0;20;300.00")
     assert lines[-1].startswith("total;;25;1;23;345.00")
-    assert client.get(url("statement", dr_alice), {"mois": "bogus"}).status_code == 200
+    bogus = client.get(url("statement", dr_alice), {"mois": "bogus"})
+    assert bogus.status_code == 400 and "Mois invalide" in bogus.text
 
 
 def test_it_saves_participation_settings(client, dr_alice):

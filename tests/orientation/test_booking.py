@@ -127,8 +127,10 @@ def test_it_records_outcomes_only_after_the_appointment(snp_request, dr_alice):
     booking_record_outcome(booking=booking, outcome=BookingStatus.NOSHOW)
     snp_request.refresh_from_db()
     assert snp_request.status == RequestStatus.NOSHOW
-    with pytest.raises(ApplicationError, match="déjà enregistrée"):
-        booking_record_outcome(booking=booking, outcome=BookingStatus.FULFILLED)
+    # A mis-tap is corrected within 7 days (issue 19; tests/orientation/test_outcomes.py).
+    booking_record_outcome(booking=booking, outcome=BookingStatus.FULFILLED)
+    snp_request.refresh_from_db()
+    assert snp_request.status == RequestStatus.DONE
     with pytest.raises(ApplicationError, match="Issue inconnue"):
         booking_record_outcome(booking=booking, outcome="lost")
 
