@@ -80,9 +80,12 @@ def test_it_corrects_a_mis_tap_within_seven_days_and_the_statement_follows(dr_al
 def test_it_locks_an_outcome_after_seven_days(dr_alice):
     booking = _past_booking(dr_alice, days_ago=1)
     booking_record_outcome(booking=booking, outcome="fulfilled", actor=dr_alice.user)
-    with time_machine.travel(timezone.now() + timedelta(days=7, minutes=1), tick=False):
-        with pytest.raises(ApplicationError, match="verrouillée") as refused:
-            booking_record_outcome(booking=booking, outcome="noshow", actor=dr_alice.user)
+    later = timezone.now() + timedelta(days=7, minutes=1)
+    with (
+        time_machine.travel(later, tick=False),
+        pytest.raises(ApplicationError, match="verrouillée") as refused,
+    ):
+        booking_record_outcome(booking=booking, outcome="noshow", actor=dr_alice.user)
     assert refused.value.code == "outcome_locked"
     booking.refresh_from_db()
     assert booking.status == BookingStatus.FULFILLED
