@@ -271,6 +271,12 @@ TABLE: dict[str, Case] = {
     "POST regulation:motif_suggest": page(
         "regulation:motif_suggest", CREATE, data=lambda c: {"motif_text": "fièvre"}
     ),
+    "POST regulation:red_flag_questions": page(
+        "regulation:red_flag_questions",
+        {*CREATE, EFF},
+        data=lambda c: {"motif_text": "douleur thoracique"},
+        note="the intake and referral forms' red-flag questions panel (issue 15)",
+    ),
     "GET regulation:request_detail": page("regulation:request_detail", VIEW91, REQ),
     "POST regulation:request_close": page(
         "regulation:request_close",
@@ -441,6 +447,12 @@ TABLE: dict[str, Case] = {
         note="a 91 patient: refused to SAS 43 operator and token",
     ),
     "GET /requests/{request_id}": api_op("/requests/{request_id}", {*VIEW91, TOK91}),
+    "POST /requests/{request_id}/decision": api_op(
+        "/requests/{request_id}/decision",
+        {REG},
+        data=lambda c: {"decision": "urgences", "note": "SAMU"},
+        note="request.decide: the régulateur's session only, no token",
+    ),
     "GET /requests": api_op(
         "/requests", {*VIEW91, OP43, TOK91, TOK43}, note="the caller's own territory only"
     ),

@@ -414,6 +414,14 @@ WRITES: dict[str, list[Write]] = {
             note="unknown account: 404",
         )
     ],
+    "POST /requests/{request_id}/decision": [
+        Write(frozenset({REG}), changes=True, note="the 91 régulateur on a 91 request"),
+        Write(
+            NOBODY,
+            url=lambda c: f"{API}/requests/{c.request43.public_id}/decision",
+            note="a request of SAS 43: no one of this cast decides it",
+        ),
+    ],
     # --- API clients back-office: the SAS 91 admin on SAS 91 clients only ---------------------
     "POST accounts:api_client_new": [
         Write(
@@ -464,6 +472,7 @@ WRITES: dict[str, list[Write]] = {
     "POST regulation:web_request": gate("POST regulation:web_request", note="public form"),
     "POST regulation:follow": gate("POST regulation:follow", note="the signed link is the key"),
     "POST regulation:motif_suggest": [Write(NOBODY, note="a read sent by POST")],
+    "POST regulation:red_flag_questions": [Write(NOBODY, note="a read sent by POST")],
     "POST regulation:patient_lookup": [Write(NOBODY, note="a read sent by POST")],
     "POST agenda:rule_new": gate("POST agenda:rule_new"),
     "POST agenda:rule_edit": gate("POST agenda:rule_edit"),
@@ -674,5 +683,9 @@ def test_it_counts_the_write_matrix():
     """The figures quoted in docs/security.md."""
     scenarios = sum(len(s) for s in WRITES.values())
     # partner sources and the public slot page (tests/security/partner_cases.py): 6, 9
-    assert len(WRITES) == 56 + 18 + 6 and scenarios == 87 + 26 + 9, (len(WRITES), scenarios)
+    # red-flag decision API and questions panel (issue 15, safety helper): 2, 3
+    assert len(WRITES) == 56 + 18 + 6 + 2 and scenarios == 87 + 26 + 9 + 3, (
+        len(WRITES),
+        scenarios,
+    )
     assert len(PERSONAS) == 13
