@@ -380,6 +380,11 @@ def operator_identifier(booking) -> dict:
     pro = getattr(user, "professional", None) if user is not None else None
     if pro is not None and pro.rpps:
         return rpps_identifier(pro.rpps)
+    from relais.interop.regulators import regulator_identifier
+
+    regulator = regulator_identifier(user)  # a regulator of the SAS platform (INT_R02)
+    if regulator is not None:
+        return regulator
     if user is not None:
         system, value = f"{base_url()}/operateurs", f"user-{user.pk}"
     else:

@@ -16,7 +16,7 @@ from joserfc.jwk import OctKey
 from relais.accounts.services import api_client_create
 from relais.audit.models import AuditEvent
 from relais.interop import regulators
-from relais.interop.models import RegulatorAccount
+from relais.interop.models import RegulatorAccount, SasReport
 from relais.orientation.models import Booking
 from tests import factories as f
 from tests.interop.conftest import bearer, validate
@@ -247,6 +247,7 @@ def test_it_books_the_slot_for_a_regulator_arriving_from_the_platform(
     client, settings, regulator, slot
 ):
     settings.RELAIS_SAS_LINK_KEY = KEY
+    settings.RELAIS_SAS_FHIR_URL = "https://sas.example/fhir"  # reports queued, not sent
     path = link_path(slot)
     arrival = client.get(path, {"origin": "sas", "assertion": assertion(settings)})
     assert arrival.status_code == 302 and arrival["Location"] == path  # assertion dropped
@@ -270,6 +271,10 @@ def test_it_books_the_slot_for_a_regulator_arriving_from_the_platform(
     assert "Rendez-vous confirmé" in response.content.decode()
     booking = Booking.objects.get(slot=slot)
     assert booking.operator == regulator.user
+    # INT_R03 names the platform's regulator as the operator (FrAppointmentOperator).
+    report = SasReport.objects.get(booking=booking)
+    assert "3456780581/11242343" in json.dumps(report.payload)
+    validate(report.payload)
     slot.refresh_from_db()
     assert slot.status == "booked"
     regulator.refresh_from_db()
