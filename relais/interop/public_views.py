@@ -19,7 +19,9 @@ def public_slot(request, public_id):
     if request.method not in ("GET", "HEAD"):
         raise Http404
     slot = (
-        Slot.objects.select_related("professional__cpts", "practice__commune__departement")
+        Slot.objects.select_related(
+            "professional__cpts", "practice__commune__departement", "partner_mirror"
+        )
         .filter(public_id=public_id, for_public=True, professional__active=True)
         .first()
     )
@@ -38,10 +40,19 @@ def public_slot(request, public_id):
         form_url = ""
         if cpts is not None:
             form_url = reverse("regulation:web_request", args=[cpts.public_id])
+        mirror = getattr(slot, "partner_mirror", None) if slot.is_partner_mirror else None
+        # A partner's slot is booked on the partner's own agenda (its link), not here.
+        partner_link = mirror.deep_link if mirror is not None else ""
         response = render(
             request,
             "interop/public_slot.html",
-            {"slot": slot, "cpts": cpts, "available": available, "form_url": form_url},
+            {
+                "slot": slot,
+                "cpts": cpts,
+                "available": available,
+                "form_url": form_url,
+                "partner_link": partner_link,
+            },
             status=200 if available else 410,
         )
     # The page follows the slot's status: never kept by a shared cache.

@@ -21,6 +21,12 @@ def public_booking_link(slot) -> str:
     from django.conf import settings
     from django.urls import reverse
 
+    if slot.is_partner_mirror:
+        # A slot aggregated from a partner keeps the partner's own booking link (SMART
+        # "Slot Aggregators"): booked there, never in Relais behind its back.
+        mirror = getattr(slot, "partner_mirror", None)
+        if mirror is not None and mirror.deep_link:
+            return mirror.deep_link
     return settings.SITE_URL + reverse("interop:public_slot", args=[slot.public_id])
 
 
@@ -144,7 +150,7 @@ def public_slots():
             start__lte=now + timedelta(days=BULK_DAYS),
             professional__active=True,
         )
-        .select_related("professional", "practice__commune__departement")
+        .select_related("professional", "practice__commune__departement", "partner_mirror")
         .order_by("start", "pk")
     )
 

@@ -283,3 +283,34 @@ def test_it_refuses_a_partner_answer_that_is_not_an_appointment(mock, source, do
     with pytest.raises(SlotUnavailable):
         partner_slot_book(request=snp_request, slot=slot)
     assert not Booking.objects.exists()
+
+
+def test_it_publishes_a_public_mirror_with_the_partners_own_link(mock, source, doctor):
+    """SMART "Slot Aggregators": an aggregated public slot keeps the partner's booking
+    link, in the feed and on the public page (booked there, not in Relais)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+    from django.test import Client
+
+    from relais.interop.smart import smart_resources
+
+    cpts = doctor.cpts
+    cpts.service_hours = {str(d): [["08:00", "20:00"]] for d in range(1, 8)}
+    cpts.save(update_fields=["service_hours"])
+    with time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))):
+        mock.add(Offer("p1", doctor.rpps, soon(), deep_link="https://agenda.example/rdv/p1"))
+        partner_poll(source=source)
+        Slot.objects.filter(external_id="p1").update(for_public=True)
+        slot = Slot.objects.select_related("partner_mirror", "practice", "professional").get(
+            external_id="p1"
+        )
+        feed_slot = next(smart_resources("Slot", [slot]))
+        links = [
+            e["valueUrl"] for e in feed_slot["extension"] if e["url"].endswith("booking-deep-link")
+        ]
+        assert links == ["https://agenda.example/rdv/p1"]
+        page = Client().get(f"/interop/rdv/{slot.public_id}/").content.decode()
+    assert 'href="https://agenda.example/rdv/p1"' in page
+    assert "/demande-en-ligne/" not in page
