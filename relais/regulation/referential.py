@@ -37,6 +37,7 @@ FACTS = frozenset(
         "$chemotherapy",
         "$diabetes",
         "$cardiac_history",
+        "$infant_fever",
     }
 )
 

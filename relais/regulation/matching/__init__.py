@@ -280,6 +280,8 @@ class MotifMatcher:
         ):
             if concept in loose:
                 flags.add(fact)
+        if "$fever" in flags and "$infant" in flags:
+            flags.add("$infant_fever")
         triggered: list[str] = []
         candidates: list[str] = []
         set_aside: list[dict] = []
