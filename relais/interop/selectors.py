@@ -166,38 +166,52 @@ def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -
     from relais.orientation.selectors import _Capacity
 
     now = now or timezone.now()
+    # The batch's professionals first (a few rows), so the slot query joins nothing.
+    who = Q(rpps__in=query.rpps)
+    if query.adeli:
+        who |= Q(adeli__in=query.adeli)
+    pros = Professional.objects.filter(who, active=True, level2_only=False).values_list(
+        "pk", "sas_participant", "cpts_id"
+    )
+    ids, sas_ids, members = set(), set(), set()
+    for pk, sas_participant, cpts_id in pros:
+        ids.add(pk)
+        if sas_participant:
+            sas_ids.add(pk)
+        if cpts_id:
+            members.add(pk)
+    if query.cpts_variant and ids - members:
+        members |= set(
+            Professional.other_cpts.through.objects.filter(
+                professional_id__in=list(ids - members)
+            ).values_list("professional_id", flat=True)
+        )
     channel = (
-        Q(for_sas=True, professional__sas_participant=True)
+        Q(for_sas=True, professional_id__in=list(sas_ids))
         | Q(for_public=True)
         | Q(for_partners=True)
     )
     if query.cpts_variant:
-        channel |= Q(for_cpts=True) & (
-            Q(professional__cpts__isnull=False) | Q(professional__other_cpts__isnull=False)
-        )
-    who = Q(professional__rpps__in=query.rpps)
-    if query.adeli:
-        who |= Q(professional__adeli__in=query.adeli)
+        channel |= Q(for_cpts=True, professional_id__in=list(members))
     rows = (
         Slot.objects.filter(
             channel,
-            who,
+            professional_id__in=list(ids),
             status=SlotStatus.FREE,
             start__gte=max(query.start_min, now),
             start__lte=query.start_max,
-            professional__active=True,
-            professional__level2_only=False,
             age_min__isnull=True,
             age_max__isnull=True,
             practice__commune__departement__code__in=scope.departement_codes,
         )
-        .filter(cpts_limit_q(scope))  # a CPTS-limited client: its CPTS's professionals
         .filter(Q(held_until__isnull=True) | Q(held_until__lt=now))
         .exclude(rule__motifs__isnull=False)
         .select_related("professional__cpts", "practice__commune")
-        .distinct()
-        .order_by("start", "pk")
     )
+    limit = cpts_limit_q(scope)  # a CPTS-limited client: its CPTS's members only
+    if limit:
+        rows = rows.filter(limit).distinct()
+    rows = rows.order_by("start", "pk")
     capacity = _Capacity()
     kept: list[Slot] = []
     plages: set[tuple] = set()
