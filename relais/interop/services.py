@@ -699,6 +699,14 @@ def _practice_for_location(source: PartnerSource, pro: Professional, location: d
         ),
         None,
     )
+    if (
+        same is None
+        and source.sas_id is not None
+        and commune.departement_id != (source.sas.departement_id)
+    ):
+        # A source serves its SAS: it never creates a place in another département (that
+        # would widen the professional's territory); an address there is not mirrored.
+        return None
     if same is None:
         position = location.get("position") or {}
         lat, lon = position.get("latitude"), position.get("longitude")

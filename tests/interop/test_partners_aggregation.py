@@ -314,3 +314,29 @@ def test_it_publishes_a_public_mirror_with_the_partners_own_link(mock, source, d
         page = Client().get(f"/interop/rdv/{slot.public_id}/").content.decode()
     assert 'href="https://agenda.example/rdv/p1"' in page
     assert "/demande-en-ligne/" not in page
+
+
+def test_it_never_creates_a_place_outside_the_sources_sas(fake_endpoint, source, doctor):
+    """The partner of SAS 91 places a slot in Haute-Loire: no practice is created there
+    (it would bring the doctor into SAS 43's territory); the slot is skipped."""
+    f.commune("43157")
+    mock = MockPartner(
+        fake_endpoint,
+        locations={
+            "loc-43": {
+                "resourceType": "Location",
+                "id": "loc-43",
+                "name": "Cabinet du Puy",
+                "address": {
+                    "line": ["1 rue Haute"],
+                    "postalCode": "43000",
+                    "city": "Le Puy-en-Velay",
+                },
+            }
+        },
+    )
+    mock.add(Offer("x1", doctor.rpps, soon(), location="loc-43"))
+    stats = partner_poll(source=source)
+    assert stats["created"] == 0 and stats["skipped"] == 1
+    assert not Practice.objects.filter(name="Cabinet du Puy").exists()
+    assert list(doctor.practices.values_list("commune__insee", flat=True)) == ["91228"]
