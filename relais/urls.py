@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("relais.core.urls")),
     path("", include("relais.accounts.urls")),
     path("", include("relais.regulation.urls")),
+    path("", include("relais.regulation.referral_urls")),  # a referrer's own referrals
     path("", include("relais.orientation.urls")),
     path("", include("relais.territory.urls")),
     path("", include("relais.directory.urls")),

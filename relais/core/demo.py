@@ -639,6 +639,27 @@ class DemoBuilder:
                 [(Role.ADMIN, sas91, None), (Role.ADMIN, sas43, None)],
             ),
         ]
+        # Referrers (issue 17): a pharmacist, a nurse and a physio of the CPTS who refer the
+        # patient in front of them and follow their referrals (role adresseur, nothing else).
+        referrers = {}
+        for username, profession, label in (
+            ("pharmacien", Profession.PHARMACIEN, "Pharmacien·ne, adresse des patients"),
+            ("infirmier", Profession.INFIRMIER, "Infirmier·e, adresse des patients"),
+            ("kine", Profession.KINE, "Kinésithérapeute, adresse des patients"),
+        ):
+            linked = Professional.objects.filter(user__username=username).first()
+            candidates = sorted(
+                (p for p in pros if p.profession == profession and p.user_id is None),
+                key=lambda p: (p.cpts_id != coeur.pk, p.rpps),
+            )
+            pro = linked or (candidates[0] if candidates else None)
+            if pro is None:
+                continue
+            referrers[username] = pro
+            specs.append(
+                (username, f"{label} ({pro.display_name})", pro.first_name, pro.last_name,
+                 [(Role.ADRESSEUR, None, pro.cpts or coeur)])
+            )  # fmt: skip
         logins = []
         for username, label, first, last, roles in specs:
             user, created = User.objects.get_or_create(
@@ -658,6 +679,10 @@ class DemoBuilder:
         if doctor.user_id is None:
             doctor.user = User.objects.get(username="medecin")
             doctor.save(update_fields=["user"])
+        for username, pro in referrers.items():
+            if pro.user_id is None:
+                pro.user = User.objects.get(username=username)
+                pro.save(update_fields=["user"])
         return logins
 
 

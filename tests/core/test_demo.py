@@ -33,7 +33,19 @@ def test_it_builds_a_realistic_demo_territory_idempotently():
         "medecin",
         "coordinateur",
         "admin",
+        "pharmacien",
+        "infirmier",
+        "kine",
     }
+    # The referrers (issue 17): the adresseur role only, each linked to their own record.
+    for username, profession in (
+        ("pharmacien", "pharmacien"),
+        ("infirmier", "infirmier"),
+        ("kine", "kine"),
+    ):
+        user = User.objects.get(username=username)
+        assert set(user.memberships.values_list("role", flat=True)) == {"adresseur"}
+        assert user.professional.profession == profession
     # Every practice is in a real commune of the demo départements.
     assert not Professional.objects.exclude(
         practices__commune__departement__code__in=["43", "91"]

@@ -190,6 +190,9 @@ def build_table():
             lambda c: "faux-jeton",
             note="public: an invalid link shows 'plus valable'",
         ),
+        "GET referrals:mine": page(
+            "referrals:mine", {"effecteur_cpts_a"}, note="a referrer's own referrals"
+        ),
         "GET accounts:password_reset_complete": page("accounts:password_reset_complete", EVERYONE),
     }
 
@@ -205,6 +208,7 @@ READ_ONLY = {
     "accounts:person",
     "accounts:password_reset_done",
     "accounts:password_reset_complete",
+    "referrals:mine",
 }
 
 
