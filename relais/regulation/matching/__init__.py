@@ -185,6 +185,10 @@ class MotifMatcher:
                     groups.append(labels)
             if groups:
                 self._expressions.append((code, weight, groups, ordered))
+        self._by_label: dict[str, list[int]] = {}
+        for index, (_, _, groups, _) in enumerate(self._expressions):
+            for label in groups[0]:
+                self._by_label.setdefault(label, []).append(index)
         self._nlp = build(patterns, self._speller)
         # criteria in severity order: P0 first, then the file's order
         self._order = {cid: i for i, cid in enumerate(self.criteria)}
@@ -206,11 +210,20 @@ class MotifMatcher:
         # facts read the folded text itself, not the spelling-corrected norms
         folded = " ".join(fold(t.text) for t in doc)
         facts = facts_module.read(folded, age_years=age_years, sex=sex)
-        sentences = {}
+        sentences: dict[int, int] = {}
+        clauses: dict[int, int] = {}
+        clause_tokens: list[list] = []
+        sentence_text: dict[int, str] = {}
         for i, sent in enumerate(doc.sents):
+            sentence_text[i] = fold(sent.text)
+            clause_tokens.append([])
             for token in sent:
                 sentences[token.i] = i
-        sentence_text = {i: " ".join(t.norm_ for t in s) for i, s in enumerate(doc.sents)}
+                if token.norm_ in _CLAUSE_BREAKS and clause_tokens[-1]:
+                    clause_tokens.append([])
+                clauses[token.i] = len(clause_tokens) - 1
+                clause_tokens[-1].append(token.text_with_ws)
+        clause_text = [fold("".join(words)) for words in clause_tokens]
         mentions: list[_Mention] = []
         for span in doc.spans.get("concepts", []):
             sid = sentences.get(span.start, 0)
@@ -221,7 +234,7 @@ class MotifMatcher:
                     end=span.end,
                     text=span.text,
                     sentence=sid,
-                    qualifier=self._qualifier(span, _clause(doc, span))
+                    qualifier=self._qualifier(span, clause_text[clauses.get(span.start, 0)])
                     or ("negation" if span.label_.startswith("m:") and _no_more(doc, span) else ""),
                 )
             )
@@ -302,8 +315,7 @@ class MotifMatcher:
                     return any(
                         m.qualifier == "history"
                         and _RESOLVED.search(sentence_text.get(m.sentence, ""))
-                        for m in concepts
-                        if m.label[2:] == name
+                        for m in by_label.get(name, ())
                     )
                 return False
 
@@ -318,9 +330,7 @@ class MotifMatcher:
             if core_present:
                 candidates.append(cid)
             for name in crit.core:
-                for m in concepts:
-                    if m.label[2:] != name:
-                        continue
+                for m in by_label.get(name, ()):
                     if m.qualifier:
                         set_aside.append(
                             {"text": m.text, "criterion": cid, "qualifier": m.qualifier}
@@ -351,7 +361,9 @@ class MotifMatcher:
             t.i for t in doc if t.norm_.isalpha() and t.norm_ not in FILLERS and len(t.norm_) > 2
         }
         hits: dict[str, list[tuple[float, frozenset[int], bool]]] = {}
-        for code, weight, groups, ordered in self._expressions:
+        candidates = sorted({i for label in by_part for i in self._by_label.get(label, ())})
+        for index in candidates:
+            code, weight, groups, ordered = self._expressions[index]
             positions = _expression_positions(groups, ordered, by_part)
             if positions is None:
                 continue
@@ -406,18 +418,6 @@ def _no_more(doc, span) -> bool:
     if _MODALS & set(before) or len(before) < 3 or before[-1] not in ("de", "d'"):
         return False
     return before[-2] == "plus" and any(w in ("ne", "n'", "n") for w in before[:-2])
-
-
-def _clause(doc, span) -> str:
-    """The normalised text of the clause around a span (between , ; : ( ) and sentence
-    ends)."""
-    start, end = span.start, span.end
-    sent = span.sent
-    while start > sent.start and doc[start - 1].norm_ not in _CLAUSE_BREAKS:
-        start -= 1
-    while end < sent.end and doc[end].norm_ not in _CLAUSE_BREAKS:
-        end += 1
-    return fold(doc[start:end].text)
 
 
 _CLAUSE_BREAKS = frozenset({",", ";", ":", "(", ")", "mais", "but", "-", "/"})
