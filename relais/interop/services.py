@@ -863,6 +863,8 @@ def _mirror_bundle(source, bundle, seen_ids, stats, *, asked: set[str]) -> None:
             "for_partners": "PRO" in labels,
         }
         mirror = {"deep_link": _slot_deep_link(res), "appointment_type": _appointment_type(res)}
+        # A WALKIN plage is a plage here too: re-published as WALKIN, listed as a range.
+        fields["is_plage"] = mirror["appointment_type"] == "WALKIN"
         try:
             with transaction.atomic():
                 existing = Slot.objects.filter(source=source.name, external_id=external_id).first()

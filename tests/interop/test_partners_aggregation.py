@@ -131,7 +131,10 @@ def test_it_never_books_a_walkin_plage_as_an_exact_slot(client, mock, source, do
     )
     partner_poll(source=source)
     slot = Slot.objects.get(external_id="w1")
-    assert slot.partner_mirror.walkin
+    assert slot.partner_mirror.walkin and slot.is_plage
+    from relais.interop.resources import slot_resource
+
+    assert slot_resource(slot)["appointmentType"]["coding"][0]["code"] == "WALKIN"
     calls_before = len(mock.endpoint.calls)
     with pytest.raises(PartnerHandover) as refused:
         partner_slot_book(request=snp_request, slot=slot)
