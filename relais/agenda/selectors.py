@@ -108,14 +108,14 @@ class DayAgenda:
 
 
 def upcoming_slots(
-    *, professional: Professional, now: datetime | None = None, days: int = 7
+    *, professional: Professional, now: datetime | None = None, days: int = 7, week: int = 0
 ) -> list[DayAgenda]:
-    """The next days of a professional's SNP slots (closed ones left out), by local day,
-    each slot with `active_booking` set (or None)."""
+    """`days` days of a professional's SNP slots (closed ones left out) from today plus
+    `week` weeks, by local day, each slot with `active_booking` set (or None)."""
     from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking
 
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    today = timezone.localdate(now) + timedelta(days=7 * week)
     start = timezone.make_aware(datetime.combine(today, time(0)))
     end = timezone.make_aware(datetime.combine(today + timedelta(days=days), time(0)))
     slots = list(
@@ -139,6 +139,35 @@ def upcoming_slots(
         slot.is_past = slot.start <= now
         by_day.setdefault(timezone.localdate(slot.start), []).append(slot)
     return [DayAgenda(day, by_day[day]) for day in sorted(by_day)]
+
+
+def last_slot_day(*, professional: Professional, now: datetime | None = None) -> date | None:
+    """The local day of the professional's last open slot ahead (the horizon shown)."""
+    now = now or timezone.now()
+    last = (
+        Slot.objects.filter(professional=professional, start__gte=now)
+        .exclude(status=SlotStatus.BLOCKED)
+        .order_by("-start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    return timezone.localdate(last) if last else None
+
+
+def booked_slots_between(*, professional: Professional, start: datetime, end: datetime):
+    """Booked or held slots of the professional in [start, end), with their patient."""
+    from relais.orientation.models import Booking, BookingStatus
+
+    return list(
+        Booking.objects.filter(
+            slot__professional=professional,
+            status=BookingStatus.BOOKED,
+            slot__start__lt=end,
+            slot__end__gt=start,
+        )
+        .select_related("slot", "request__patient")
+        .order_by("slot__start")
+    )
 
 
 def feed_slots(*, professional: Professional, now: datetime | None = None, past_days: int = 7):

@@ -284,6 +284,85 @@ def rule_delete(*, rule: AvailabilityRule, actor=None, now: datetime | None = No
     return kept
 
 
+def rule_publication_report(
+    *, rule: AvailabilityRule, now: datetime | None = None, horizon_days: int = DEFAULT_HORIZON_DAYS
+) -> str:
+    """What saving `rule` published, in French: how many slots over the horizon, and why
+    occurrences were left out (absences, slots already there); with none, why none."""
+    now = now or timezone.now()
+    first_day = timezone.localdate(now)
+    last_day = first_day + timedelta(days=horizon_days - 1)
+    published = (
+        Slot.objects.filter(rule=rule, start__gte=now).exclude(status=SlotStatus.BLOCKED).count()
+    )
+    occurrences = recurrence.expand_many(
+        [weekly_rule_of(rule)], start=first_day, days=horizon_days, not_before=now
+    )
+    places = sum(o.capacity for o in occurrences)
+    absences = [
+        (e.start, e.end)
+        for e in AvailabilityException.objects.filter(
+            professional_id=rule.professional_id, end__gt=now
+        )
+    ]
+    in_absence = sum(
+        o.capacity for o in occurrences if any(s < o.end and o.start < e for s, e in absences)
+    )
+    others = max(places - in_absence - published, 0)
+    until = f"d'ici le {last_day:%d/%m/%Y}"
+    if published:
+        text = f"{published} créneau(x) publié(s) {until}."
+    elif rule.valid_from and rule.valid_from > last_day:
+        return (
+            f"aucun créneau publié pour l'instant : la règle commence le "
+            f"{rule.valid_from:%d/%m/%Y}, après l'horizon de {horizon_days} jours ; ses "
+            "créneaux apparaîtront au fil des jours."
+        )
+    elif not occurrences:
+        return (
+            f"aucun créneau publié {until} : aucun des jours choisis ne tombe dans la "
+            "période de validité (ou ce sont des jours fériés)."
+        )
+    else:
+        text = f"aucun créneau publié {until}."
+    skipped = []
+    if in_absence:
+        skipped.append(f"{in_absence} pendant une absence")
+    if others:
+        skipped.append(f"{others} à une heure déjà occupée par un autre créneau")
+    if skipped:
+        text += " Non publiés : " + ", ".join(skipped) + "."
+    return text
+
+
+def rule_stranded_bookings(*, rule: AvailabilityRule, now: datetime | None = None) -> list:
+    """Future bookings on slots of `rule` that the rule no longer produces (a day or an
+    hour removed): kept, never cancelled silently, listed for the professional."""
+    from relais.orientation.models import Booking, BookingStatus
+
+    now = now or timezone.now()
+    occurrences = recurrence.expand_many(
+        [weekly_rule_of(rule)], start=timezone.localdate(now), days=MAX_HORIZON_DAYS
+    )
+    starts = {o.start for o in occurrences}
+    return [
+        b
+        for b in Booking.objects.filter(
+            slot__rule=rule, status=BookingStatus.BOOKED, slot__start__gte=now
+        )
+        .select_related("slot", "request__patient")
+        .order_by("slot__start")
+        if b.slot.start not in starts
+    ]
+
+
+def bookings_label(bookings) -> str:
+    """« 03/12 10:00 DURAND Lucie, … » for a warning on the professional's own page."""
+    return ", ".join(
+        f"{timezone.localtime(b.slot.start):%d/%m %H:%M} {b.request.patient}" for b in bookings
+    )
+
+
 # --- absences ----------------------------------------------------------------------
 
 
@@ -314,6 +393,22 @@ def exception_create(
         errors.append(f"Une absence dure au plus {MAX_EXCEPTION_DAYS} jours.")
     _raise_if(errors)
     with transaction.atomic():
+        # Checked under the professional's row lock: a double tap cannot record it twice.
+        _lock(professional.pk)
+        overlapping = (
+            AvailabilityException.objects.filter(
+                professional=professional, start__lt=end, end__gt=start
+            )
+            .order_by("start")
+            .first()
+        )
+        if overlapping is not None:
+            raise ApplicationError(
+                f"Une absence est déjà enregistrée sur cette période "
+                f"({exception_period_label(overlapping)}) : modifiez-la ou supprimez-la "
+                "plutôt que d'en ajouter une autre.",
+                code="absence_overlap",
+            )
         exception = AvailabilityException.objects.create(
             professional=professional, kind=kind, start=start, end=end, label=label[:100]
         )
@@ -334,6 +429,23 @@ def exception_create(
             end__gt=max(start, now),
         ).count()
     return exception
+
+
+def exception_period_label(exception: AvailabilityException) -> str:
+    """An absence as the professional entered it: a whole-day end (midnight) is shown as
+    the last day included, not as "00:00" of the day after."""
+    start = timezone.localtime(exception.start)
+    end = timezone.localtime(exception.end)
+    whole_days = start.time() == time(0) and end.time() == time(0)
+    if whole_days:
+        last = end.date() - timedelta(days=1)
+        if last == start.date():
+            return f"le {start:%d/%m/%Y}"
+        return f"du {start:%d/%m/%Y} au {last:%d/%m/%Y} inclus"
+    if end.time() == time(0):
+        last = end.date() - timedelta(days=1)
+        return f"du {start:%d/%m/%Y %H:%M} au {last:%d/%m/%Y} inclus"
+    return f"du {start:%d/%m/%Y %H:%M} au {end:%d/%m/%Y %H:%M}"
 
 
 def exception_delete(

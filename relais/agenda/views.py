@@ -2,7 +2,7 @@
 délégataires. Every object is loaded through a selector scoped to an agenda the
 user manages (404 otherwise)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -25,9 +25,11 @@ from relais.agenda.forms import (
 from relais.agenda.models import SlotStatus
 from relais.agenda.selectors import (
     agenda_professionals_for,
+    booked_slots_between,
     exception_get,
     exceptions_of,
     feed_slots,
+    last_slot_day,
     professional_for_agenda,
     rule_get,
     rules_of,
@@ -35,15 +37,20 @@ from relais.agenda.selectors import (
     upcoming_slots,
 )
 from relais.agenda.services import (
+    DEFAULT_HORIZON_DAYS,
     ICS_SOURCE,
     OneOff,
+    bookings_label,
     calendar_feed_professional,
     calendar_feed_renew,
     calendar_feed_revoke,
     exception_create,
     exception_delete,
+    exception_period_label,
     rule_create,
     rule_delete,
+    rule_publication_report,
+    rule_stranded_bookings,
     rule_update,
     slot_block,
     slot_cancel_booking,
@@ -61,6 +68,7 @@ from relais.directory.services import (
 from relais.indicators.exports import report_pdf
 
 MAX_ICS_BYTES = 1_000_000
+HORIZON = timedelta(days=DEFAULT_HORIZON_DAYS)
 
 
 def _home(professional):
@@ -79,9 +87,19 @@ def agenda_index(request):
 def agenda(request, pro):
     professional = professional_for_agenda(user=request.user, public_id=pro)
     now = timezone.now()
-    days = upcoming_slots(professional=professional, now=now)
+    # Week 0 is the next 7 days; the next weeks up to the furthest open slot (at least the
+    # 14-day horizon) are reached by ?semaine=1, 2… (issue 19: the second week was unseen).
+    last = last_slot_day(professional=professional, now=now)
+    horizon_end = max(
+        last or timezone.localdate(now), timezone.localdate(now) + HORIZON - timedelta(days=1)
+    )
+    weeks = (horizon_end - timezone.localdate(now)).days // 7 + 1
+    raw = request.GET.get("semaine", "0")
+    week = int(raw) if raw.isdigit() and int(raw) < weeks else 0
+    days = upcoming_slots(professional=professional, now=now, week=week)
     patients = [s.active_booking.request.patient for d in days for s in d.slots if s.active_booking]
     audit_record_reads(user=request.user, objects=patients, reason="agenda")
+    first_day = timezone.localdate(now) + timedelta(days=7 * week)
     return render(
         request,
         "agenda/agenda.html",
@@ -89,7 +107,15 @@ def agenda(request, pro):
             "pro": professional,
             "days": days,
             "rules": rules_of(professional=professional),
-            "absences": exceptions_of(professional=professional, now=now),
+            "absences": [
+                (a, exception_period_label(a))
+                for a in exceptions_of(professional=professional, now=now)
+            ],
+            "week": week,
+            "previous_week": week - 1 if week > 0 else None,
+            "next_week": week + 1 if week + 1 < weeks else None,
+            "first_day": first_day,
+            "last_day": first_day + timedelta(days=6),
             "absence_form": AbsenceForm(),
             "is_own": scope_for(request.user).professional_id == professional.pk,
             "now": now,
@@ -111,11 +137,15 @@ def rule_new(request, pro):
     form = RuleForm(request.POST, professional=professional)
     if form.is_valid():
         try:
-            rule_create(professional=professional, data=form.rule_input(), actor=request.user)
+            rule = rule_create(
+                professional=professional, data=form.rule_input(), actor=request.user
+            )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Règle enregistrée : vos créneaux sont publiés.")
+            report = rule_publication_report(rule=rule)
+            level = messages.success if report[0].isdigit() else messages.warning
+            level(request, f"Règle enregistrée : {report}")
             return _home(professional)
     return _rule_page(request, professional, form)
 
@@ -134,7 +164,19 @@ def rule_edit(request, pro, rule_id):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Règle modifiée : vos créneaux libres sont à jour.")
+            report = rule_publication_report(rule=rule)
+            stranded = rule_stranded_bookings(rule=rule)
+            if stranded:
+                messages.warning(
+                    request,
+                    f"Règle modifiée : {report} Attention : {len(stranded)} rendez-vous déjà "
+                    f"pris ne sont plus dans cette règle et restent prévus : "
+                    f"{bookings_label(stranded)}. Annulez-les ci-dessous si vous ne pouvez "
+                    "pas les honorer.",
+                )
+            else:
+                level = messages.success if report[0].isdigit() else messages.warning
+                level(request, f"Règle modifiée : {report}")
             return _home(professional)
     return _rule_page(request, professional, form, rule)
 
@@ -144,11 +186,25 @@ def rule_edit(request, pro, rule_id):
 def rule_remove(request, pro, rule_id):
     professional = professional_for_agenda(user=request.user, public_id=pro)
     rule = rule_get(professional=professional, public_id=rule_id)
+    stranded = rule_stranded_bookings(rule=rule, now=timezone.now())
+    stranded += [
+        b
+        for b in booked_slots_between(
+            professional=professional, start=timezone.now(), end=timezone.now() + HORIZON
+        )
+        if b.slot.rule_id == rule.pk and b not in stranded
+    ]
     kept = rule_delete(rule=rule, actor=request.user)
     text = "Règle supprimée, ses créneaux libres aussi."
     if kept:
-        text += f" {kept} rendez-vous déjà pris restent prévus : annulez-les si besoin."
-    messages.success(request, text)
+        text += (
+            f" Attention : {kept} rendez-vous déjà pris restent prévus"
+            + (f" ({bookings_label(stranded)})" if stranded else "")
+            + " : annulez-les ci-dessous si vous ne pouvez pas les honorer."
+        )
+        messages.warning(request, text)
+    else:
+        messages.success(request, text)
     return _home(professional)
 
 
@@ -174,11 +230,18 @@ def absence_new(request, pro):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        text = "Absence enregistrée : vos créneaux libres de cette période sont retirés."
+        text = (
+            f"Absence enregistrée {exception_period_label(absence)} : vos créneaux libres de "
+            "cette période sont retirés."
+        )
         if absence.booked_inside:
+            inside = booked_slots_between(
+                professional=professional, start=max(start, timezone.now()), end=end
+            )
             text += (
                 f" Attention : {absence.booked_inside} rendez-vous déjà pris pendant cette "
-                "période ; annulez-les ci-dessous si vous ne pouvez pas les honorer."
+                f"période ({bookings_label(inside)}) ; annulez-les ci-dessous si vous ne "
+                "pouvez pas les honorer."
             )
             messages.warning(request, text)
         else:
