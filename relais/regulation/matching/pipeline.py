@@ -67,6 +67,11 @@ def vocabulary(terms: Iterable[str]) -> tuple[set[str], set[str]]:
     return words, stems
 
 
+def _kept(previous: str, word: str) -> bool:
+    """A filler kept where it makes the meaning: "d'un coup" (suddenly) is not "un coup"."""
+    return previous == "d" and word in ("un", "une")
+
+
 def _common_prefix(a: str, b: str) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -123,7 +128,12 @@ class Speller:
 
     def terms(self, term: str, cap: int = 64) -> list[str]:
         """A lexicon term as the phrases eds.matcher looks for (fillers dropped)."""
-        words = [w for w in _words_of(term) if w.rstrip("*") not in FILLERS]
+        raw = _words_of(term)
+        words = [
+            w
+            for i, w in enumerate(raw)
+            if w.rstrip("*") not in FILLERS or _kept(raw[i - 1] if i else "", w)
+        ]
         if not words:
             return []
         phrases = [""]
@@ -170,10 +180,13 @@ class Speller:
 
     def __call__(self, doc):
         excluded = doc.vocab.strings["EXCLUDED"]
+        previous = ""
         for token in doc:
             norm = token.norm_
             bare = norm.rstrip("'")
-            if bare in FILLERS:
+            kept = _kept(previous, bare)
+            previous = bare
+            if bare in FILLERS and not kept:
                 token._.excluded = True
                 token.tag = excluded
                 continue
