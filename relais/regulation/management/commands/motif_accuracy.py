@@ -64,7 +64,7 @@ class Command(BaseCommand):
             f"Top-1 : {report.top1:.1%}",
             f"Top-3 : {report.top3:.1%}",
             f"Temps par suggestion : p50 {report.p50_ms:.2f} ms, p95 {report.p95_ms:.2f} ms, "
-            f"moyenne {report.mean_ms:.2f} ms",
+            f"moyenne {report.mean_ms:.2f} ms (temps CPU p95 {report.cpu_p95_ms:.2f} ms)",
         ]
         misses = {k: v for k, v in report.misses_by_criterion.items() if v[0]}
         if misses:
