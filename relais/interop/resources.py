@@ -48,6 +48,8 @@ PROFILE_LOCATION = "http://sas.fr/fhir/StructureDefinition/FrLocationAgregateur"
 PROFILE_HEALTHCARE_SERVICE = f"{_IG}/sas-cpts-healthcareservice-aggregator"
 PROFILE_ORGANIZATION = f"{_IG}/sas-cpts-organization-aggregator"
 PROFILE_APPOINTMENT = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
+PROFILE_BUNDLE = "http://sas.fr/fhir/StructureDefinition/BundleAgregateur"
+PROFILE_BUNDLE_CPTS = f"{_IG}/sas-cpts-bundle-aggregator"
 # French overseas prefixes (0262… → +262…), else +33.
 _OVERSEAS = {
     "0262": "+262",
@@ -359,7 +361,15 @@ def bundle_searchset(
         for res, mode in entries
     ]
     if outcome is not None:
-        items.append({"resource": outcome, "search": {"mode": "outcome"}})
+        import uuid
+
+        items.append(
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": outcome,
+                "search": {"mode": "outcome"},
+            }
+        )
     if items:
         bundle["entry"] = items
     return bundle

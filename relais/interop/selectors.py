@@ -334,9 +334,21 @@ def slot_search_bundle(*, query: SlotQuery, slots, self_url: str) -> dict:
                 for w in warnings
             ],
         }
-    return r.bundle_searchset(
+    bundle = r.bundle_searchset(
         entries + included, self_url=self_url, total=len(entries), outcome=outcome
     )
+    # The IG's Bundle profile; the CPTS one requires at least a Slot, a Schedule, a
+    # Practitioner and a PractitionerRole (claimed only when they are all there).
+    kinds = {res["resourceType"] for res, _ in entries + included}
+    if not query.cpts_variant:
+        profile = r.PROFILE_BUNDLE
+    elif {"Slot", "Schedule", "Practitioner", "PractitionerRole"} <= kinds:
+        profile = r.PROFILE_BUNDLE_CPTS
+    else:
+        profile = None
+    if profile:
+        bundle = {"resourceType": "Bundle", "meta": {"profile": [profile]}, **bundle}
+    return bundle
 
 
 def _published_q(scope: Scope) -> Q:

@@ -81,6 +81,31 @@ def _where(profile: str) -> str:
     return f'entry.where(resource.meta.profile="{profile}")'
 
 
+# --- slot_group: "Vérification du Bundle par le validateur" ------------------------------
+
+
+P_BUNDLE_CPTS = f"{IG}/sas-cpts-bundle-aggregator"
+
+
+def slot_bundle_validator(c: Ctx):
+    """assert_resource_type('Bundle') and assert_valid_resource(profile: the CPTS Bundle
+    profile). Medplum cannot read that profile (its entry slicing is by profile), so its
+    rules are checked here from its snapshot: type, total and link 1..1, entry 4..*, and
+    at least one entry of each of the four required profiles; every entry resource is
+    validated against its own profile by tests/interop/test_fhir_validation.py."""
+    b = c.bundle
+    assert b["resourceType"] == "Bundle"
+    assert b.get("meta", {}).get("profile") == [P_BUNDLE_CPTS], "profil du Bundle absent"
+    assert b.get("type") == "searchset" and "total" in b and len(b.get("link", [])) == 1
+    entries = b.get("entry", [])
+    assert len(entries) >= 4
+    for profile in (P_SLOT_CPTS, P_SCHEDULE, P_PRACTITIONER, P_ROLE):
+        assert fhirpath(b, f"{_where(profile)}.exists()") == [True], f"aucune entrée {profile}"
+
+
+SLOT_GROUP = [slot_bundle_validator]
+
+
 # --- single_practitioner_single_location --------------------------------------------
 
 

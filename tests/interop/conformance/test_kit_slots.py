@@ -3,7 +3,7 @@ replayed on our /fhir/Slot answers for fixtures shaped like the kit's cases: one
 professional with one place, one with two places, two professionals in one search, the
 optional fields, the slot and consultation types, a professional in two CPTS (two slots,
 and one slot seen by both CPTS), the CPTS's optional fields. One pytest test per kit check
-(43), named after the kit's test id; see kit.py for the two dialect adaptations."""
+(44), named after the kit's test id; see kit.py for the two dialect adaptations."""
 
 import contextlib
 from datetime import timedelta
@@ -94,6 +94,7 @@ def two_cpts(cpts_phone, cpts_b):
 
 
 CASES = {
+    "slot_group": kit.SLOT_GROUP,
     "single_location": kit.SINGLE_LOCATION,
     "multi_lieux": kit.MULTI_LIEUX,
     "search_multiple_ps": kit.SEARCH_MULTIPLE_PS,
@@ -110,8 +111,9 @@ PARAMS = [
 ]
 
 
-def test_it_ports_the_43_checks_of_the_kit():
-    assert len(PARAMS) == 43
+def test_it_ports_the_44_checks_of_the_kit():
+    """43 FHIRPath checks and the Bundle validation of slot_group."""
+    assert len(PARAMS) == 44
 
 
 @pytest.mark.parametrize(("case", "check"), PARAMS)
