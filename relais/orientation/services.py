@@ -316,6 +316,15 @@ def booking_create(
     """
     if channel not in BookingChannel.values:
         raise ApplicationError("Canal de réservation inconnu.")
+    if kind == BookingKind.SLOT and slot.is_partner_mirror and hold_token is None:
+        # A slot mirrored from a partner's software is booked only by the mirror booker
+        # (relais.orientation.events: the partner confirms first, then calls us with its
+        # hold token), whatever the door: never here behind the partner's back.
+        raise ApplicationError(
+            "Ce créneau vient du logiciel d'agenda d'un partenaire : il ne se réserve "
+            "qu'avec sa confirmation.",
+            code="partner_slot",
+        )
     scope = caller_scope(scope=scope, user=operator)
     opened = None
     if scope is not SYSTEM:

@@ -38,3 +38,22 @@ def test_it_refuses_a_mirror_when_no_booker_is_registered(monkeypatch, cpts_a):
     assert refused.value.code == "partner_unavailable"
     slot.refresh_from_db()
     assert slot.status == "free"
+
+
+@pytest.mark.django_db
+def test_it_never_books_a_mirror_directly_whatever_the_caller(cpts_a):
+    """booking_create itself refuses a partner's mirror without the partner path's hold
+    token: a door that calls it directly (a page, a deep link) cannot book behind the
+    partner's back."""
+    from relais.core.errors import ApplicationError
+    from relais.orientation.models import Booking
+    from relais.orientation.services import booking_create
+    from tests import factories as f
+
+    slot = f.SlotFactory(source="agenda-x", external_id="e1")
+    with pytest.raises(ApplicationError) as refused:
+        booking_create(request=f.RequestFactory(), slot=slot)
+    assert refused.value.code == "partner_slot"
+    assert not Booking.objects.exists()
+    local = f.SlotFactory(source="ics", professional=slot.professional, start=slot.end)
+    assert booking_create(request=f.RequestFactory(), slot=local).slot == local
