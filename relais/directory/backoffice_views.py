@@ -238,20 +238,17 @@ def import_preview(request, public_id):
         try:
             summary = import_apply(
                 parsed=parsed, cpts=batch.cpts, actor=request.user,
-                send_invitations=batch.send_invitations,
+                send_invitations=batch.send_invitations, batch=batch,
             )  # fmt: skip
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            from django.utils import timezone
-
-            ImportBatch.objects.filter(pk=batch.pk, applied_at__isnull=True).update(
-                applied_at=timezone.now(), summary=summary
-            )
             messages.success(
                 request,
                 f"Import terminé : {summary['created']} créés, {summary['updated']} mis à jour, "
-                f"{summary['refused']} lignes refusées, {summary['invitations']} invitations.",
+                f"{summary['unchanged']} inchangés, "
+                f"{summary['refused']} lignes refusées, {summary['invitations']} invitations "
+                "en cours d'envoi.",
             )
             return redirect("directory:professional_list")
     return render(

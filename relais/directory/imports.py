@@ -228,10 +228,14 @@ FIELDS = ("profession", "specialty", "first_name", "last_name", "phone", "email"
           "sas_participant", "cpts_level2")  # fmt: skip
 
 
-def import_apply(*, parsed: Parsed, cpts, actor=None, send_invitations: bool = False) -> dict:
+def import_apply(
+    *, parsed: Parsed, cpts, actor=None, send_invitations: bool = False, batch=None
+) -> dict:
     """Write the accepted lines, all or none (one transaction); returns the counts.
     Invitations (an effecteur account for each line with an e-mail and no account yet)
-    are queued in the same transaction, after every line is written."""
+    are written after every line, in the same transaction; with `batch` (the page) they are
+    left to a task queued in that transaction (about 20 ms each: a 1,000-line file would
+    hold the page for 20 s), which the worker runs once the import is committed."""
     from relais.audit.models import AuditEvent
     from relais.audit.services import audit_record
 
@@ -239,13 +243,23 @@ def import_apply(*, parsed: Parsed, cpts, actor=None, send_invitations: bool = F
     if not accepted:
         raise ApplicationError("Aucune ligne à importer.", code="nothing_to_import")
     with transaction.atomic():
+        if batch is not None:
+            # Claimed first (a conditional UPDATE): of two confirmations, one imports.
+            from django.utils import timezone
+
+            from relais.directory.models import ImportBatch
+
+            if not ImportBatch.objects.filter(pk=batch.pk, applied_at__isnull=True).update(
+                applied_at=timezone.now()
+            ):
+                raise ApplicationError("Cet import a déjà été confirmé.", code="already_applied")
         by_rpps = {
             p.rpps: p
             for p in Professional.objects.select_for_update().filter(
                 rpps__in=[line.values["rpps"] for line in accepted]
             )
         }
-        to_create, to_update = [], []
+        to_create, to_update, to_change = [], [], []
         for line in accepted:
             v = line.values
             values = {f: v.get(f, "") for f in FIELDS}
@@ -259,13 +273,19 @@ def import_apply(*, parsed: Parsed, cpts, actor=None, send_invitations: bool = F
                 to_create.append(pro)
                 by_rpps[pro.rpps] = pro
             else:
+                changed = False
                 for f, value in values.items():
                     if f == "email" and not value:
                         continue  # an empty cell never erases a known address
-                    setattr(pro, f, value)
+                    if getattr(pro, f) != value:
+                        setattr(pro, f, value)
+                        changed = True
                 if pro.cpts_id is None:
                     pro.cpts = cpts
+                    changed = True
                 to_update.append(pro)
+                if changed:
+                    to_change.append(pro)
         Professional.objects.bulk_create(to_create, batch_size=500)
         created = set(to_create)
         if to_create and to_create[0].pk is None:  # backends without RETURNING
@@ -273,7 +293,8 @@ def import_apply(*, parsed: Parsed, cpts, actor=None, send_invitations: bool = F
             for p in fresh:
                 by_rpps[p.rpps].pk = p.pk
         update_fields = [*FIELDS, "accepts_surnumeraire", "cpts"]
-        Professional.objects.bulk_update(to_update, update_fields, batch_size=500)
+        # Only the rows that changed are written: re-importing the same file writes nothing.
+        Professional.objects.bulk_update(to_change, update_fields, batch_size=200)
         # Further CPTS: a professional whose main CPTS is another one joins this one too.
         Through = Professional.other_cpts.through
         Through.objects.bulk_create(
@@ -287,18 +308,33 @@ def import_apply(*, parsed: Parsed, cpts, actor=None, send_invitations: bool = F
         practices = _practices(accepted, by_rpps)
         # One audit row per professional written, in one INSERT.
         AuditEvent.objects.bulk_create(
-            [_audit_row(actor, p, p in created, cpts) for p in [*to_create, *to_update]]
+            [_audit_row(actor, p, p in created, cpts) for p in [*to_create, *to_change]]
         )
         invited = 0
-        if send_invitations:
+        if send_invitations and batch is not None:
+            from relais.directory.tasks import invite_imported
+
+            invite_imported.enqueue(batch.pk)
+            invited = sum(
+                1
+                for line in accepted
+                if (line.values.get("email") or by_rpps[line.values["rpps"]].email)
+                and by_rpps[line.values["rpps"]].user_id is None
+            )
+        elif send_invitations:
             invited = _invite(accepted, by_rpps, cpts=cpts, actor=actor)
         summary = {
             "created": len(to_create),
-            "updated": len(to_update),
+            "updated": len(to_change),
+            "unchanged": len(to_update) - len(to_change),
             "refused": len(parsed.refused),
             "practices_created": practices,
             "invitations": invited,
         }
+        if batch is not None:
+            from relais.directory.models import ImportBatch
+
+            ImportBatch.objects.filter(pk=batch.pk).update(summary=summary)
         audit_record(
             user=actor, action="create", object_type="directory.importbatch",
             object_id=cpts.public_id, reason=f"import CSV : {summary}"[:200],
@@ -378,3 +414,17 @@ def _invite(accepted, by_rpps, *, cpts, actor) -> int:
         )  # fmt: skip
         invited += invitation is not None
     return invited
+
+
+def import_invite(*, batch) -> int:
+    """The invitations of a confirmed batch (the task queued by import_apply), as its
+    author: the lines with an e-mail whose professional has no account yet."""
+    parsed = import_parse(text=batch.content)
+    accepted = parsed.accepted
+    by_rpps = {
+        p.rpps: p
+        for p in Professional.objects.filter(rpps__in=[x.values["rpps"] for x in accepted])
+    }
+    accepted = [x for x in accepted if x.values["rpps"] in by_rpps]
+    with transaction.atomic():
+        return _invite(accepted, by_rpps, cpts=batch.cpts, actor=batch.created_by)

@@ -5,7 +5,6 @@ import io
 import uuid
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -14,6 +13,7 @@ from relais.audit.models import AuditEvent
 from relais.directory.identifiers import luhn_key
 from relais.directory.imports import import_apply, import_parse, import_parse_bytes
 from relais.directory.models import ImportBatch, Practice, Professional
+from relais.directory.tasks import invite_imported
 from relais.notifications.models import Notification
 from tests import factories as f
 
@@ -79,11 +79,12 @@ def test_it_creates_then_updates_the_same_professionals_on_a_second_import(cpts_
     )
     assert {x.action for x in again.accepted} == {"update"}
     summary = import_apply(parsed=again, cpts=cpts_a)
-    assert summary["created"] == 0 and summary["updated"] == 3
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 1, 2)
     assert Professional.objects.filter(rpps__in=[rpps(1), rpps(2), rpps(3)]).count() == 3
     assert Professional.objects.get(rpps=rpps(1)).last_name == "Durand-Neuf"
     assert Practice.objects.filter(commune__insee="91174").count() == 1  # reused, not duplicated
-    assert AuditEvent.objects.filter(object_type="directory.professional").count() == 6
+    # one row per professional created or changed (the two unchanged ones: none)
+    assert AuditEvent.objects.filter(object_type="directory.professional").count() == 4
 
 
 def test_it_reports_every_refused_line_in_french_and_writes_none_of_them(cpts_a, communes):
@@ -237,10 +238,19 @@ def test_the_page_previews_then_imports_on_confirmation(client, coord_a, cpts_a,
     assert Professional.objects.count() == 0 and Invitation.objects.count() == 0
     confirmed = client.post(response["Location"])
     assert confirmed.status_code == 302
-    assert Professional.objects.count() == 1 and Invitation.objects.count() == 1
-    again = client.post(response["Location"])  # a second click imports nothing more
-    assert again.status_code == 302 and Invitation.objects.count() == 1
-    mail.outbox.clear()
+    assert Professional.objects.count() == 1
+    # The invitations are left to a task queued with the import (the page does not wait).
+    assert Invitation.objects.count() == 0
+    from django_tasks_db.models import DBTaskResult
+
+    queued = DBTaskResult.objects.filter(task_path="relais.directory.tasks.invite_imported")
+    assert queued.count() == 1
+    invite_imported.call(batch.pk)
+    assert Invitation.objects.count() == 1
+    assert invite_imported.call(batch.pk) == 0  # run twice (a reclaimed task): no second link
+    again = client.post(response["Location"], follow=True)  # a second click imports nothing
+    assert "déjà été confirmé" in again.content.decode()
+    assert Professional.objects.count() == 1 and queued.count() == 1
 
 
 def test_a_coordinator_of_another_cpts_cannot_see_or_confirm_the_batch(

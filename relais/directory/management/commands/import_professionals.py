@@ -58,6 +58,6 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         self.stdout.write(
             f"Importé dans {target.name} : {summary['created']} créés, {summary['updated']} mis "
-            f"à jour, {summary['practices_created']} lieux créés, {summary['invitations']} "
-            "invitations."
+            f"à jour, {summary['unchanged']} inchangés, {summary['practices_created']} lieux "
+            f"créés, {summary['invitations']} invitations."
         )
