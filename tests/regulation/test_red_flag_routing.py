@@ -328,9 +328,9 @@ def test_finding_a_pharmacists_chest_pain_and_dyspnoea_no_longer_reaches_the_osn
     client, cpts_a
 ):
     """Before: stored as an ordinary request, straight to the OSNP worklist. Now the
-    coronary criterion's questions are asked first; the pharmacist's "oui" to "sueurs,
-    pâleur ou essoufflement ?" (the patient is breathless) says "Appelez le 15" and stores
-    nothing. (With all answers reassuring, a text red flag would still go to the régulateur:
+    coronary criterion's questions are asked first; the pharmacist's "oui" to "… dure-t-elle
+    depuis plus de 20 minutes ?" (since this morning) says "Appelez le 15" and stores
+    nothing. (All answers reassuring, a text red flag still goes to the régulateur:
     test_a_referral_with_a_text_red_flag_goes_to_the_regulator.)"""
     user = f.member(f.UserFactory(username="pharma"), Role.EFFECTEUR, cpts=cpts_a)
     f.ProfessionalFactory(profession="pharmacien", user=user, last_name="Officine")
@@ -340,8 +340,8 @@ def test_finding_a_pharmacists_chest_pain_and_dyspnoea_no_longer_reaches_the_osn
         motif_text="douleur thoracique et essoufflement depuis ce matin",
     )
     page = client.post(reverse("regulation:referral_new"), data).content.decode()
-    assert not Request.objects.exists() and 'name="rfq_acs.sweats"' in page
-    replies = reassuring(page) | {"rfq_acs.sweats": "oui"}
+    assert not Request.objects.exists() and 'name="rfq_acs.rest"' in page
+    replies = reassuring(page) | {"rfq_acs.rest": "oui"}
     page = client.post(reverse("regulation:referral_new"), data | replies).content.decode()
     assert "Appelez le 15 maintenant" in page
     assert not Request.objects.exists() and not Patient.objects.exists()
@@ -356,7 +356,7 @@ def test_finding_consultation_snp_is_refused_while_the_alert_is_active(olivia, r
 
 def test_finding_a_thunderclap_headache_typed_at_intake_raises_the_alert(client, olivia):
     client.force_login(olivia)
-    text = "mal de tête brutal en coup de tonnerre il y a une heure, le pire de sa vie"
+    text = "céphalée en coup de tonnerre il y a une heure"
     panel = client.post(reverse("regulation:red_flag_questions"), {"motif_text": text})
     assert "Le mal de tête a-t-il atteint son maximum" in panel.content.decode()
     client.post(reverse("regulation:request_new"), intake(motif_text=text))
