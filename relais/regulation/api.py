@@ -169,7 +169,8 @@ class RequestIn(Schema):
         default_factory=list,
         max_length=20,
         description="Réponses aux questions de confirmation des signes de gravité posées à "
-        "l'appelant (`question_id` du référentiel). Un `yes` confirme le critère.",
+        "l'appelant (`question_id` du référentiel). Une réponse qui confirme (`yes`, ou "
+        "`no` à une question formulée à l'envers, docs/red-flags.md) rend le critère actif.",
     )
 
 

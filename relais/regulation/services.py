@@ -762,7 +762,47 @@ def request_merge(*, duplicate: Request, into: Request, user=None) -> Request:
         if duplicate.motif_text and duplicate.motif_text not in into.motif_text:
             into.motif_text = f"{into.motif_text}\n[{duplicate.reference}] {duplicate.motif_text}"
             into.save(update_fields=["motif_text", "updated_at"])
+        if duplicate.red_flag_blocks_booking:
+            _carry_red_flag(duplicate=duplicate, into=into, user=user)
     return into
+
+
+def _carry_red_flag(*, duplicate: Request, into: Request, user) -> None:
+    """A merged duplicate's active alert is not lost: the kept request takes its criteria
+    and reasons and, if it was waiting for a slot, goes to the régulateur (red_flag_route)."""
+    criteria = list(dict.fromkeys([*(into.red_flag_criteria or []), *duplicate.red_flag_criteria]))
+    reasons = into.red_flag_reasons if into.red_flag_blocks_booking else ""
+    merged = ", ".join(r for r in (reasons, duplicate.red_flag_reasons) if r)[:300]
+    finding = RedFlagFinding(
+        criteria=criteria, reasons=[merged], priority=duplicate.priority or Priority.P1
+    )
+    _, priority, urgency = red_flag_route(finding, priority=into.priority)
+    Request.objects.filter(pk=into.pk).update(
+        red_flag=True,
+        red_flag_reasons=merged,
+        red_flag_criteria=criteria,
+        red_flag_override_at=None,
+        red_flag_override_by=None,
+        red_flag_override_reason="",
+        priority=priority,
+        urgency=urgency,
+    )
+    into.red_flag, into.red_flag_reasons, into.red_flag_criteria = True, merged, criteria
+    into.red_flag_override_at, into.red_flag_override_by = None, None
+    into.red_flag_override_reason, into.priority, into.urgency = "", priority, urgency
+    note = f"Signe de gravité repris de {duplicate.reference} : {duplicate.red_flag_reasons}"
+    if into.status == RequestStatus.OPEN:
+        request_transition(
+            request=into, to_status=RequestStatus.TO_REGULATE, actor=user, note=note[:300]
+        )
+    else:
+        RequestEvent.objects.create(
+            request=into,
+            actor=user,
+            from_status=into.status,
+            to_status=into.status,
+            note=note[:300],
+        )
 
 
 def request_transition(

@@ -363,3 +363,21 @@ def test_finding_a_thunderclap_headache_typed_at_intake_raises_the_alert(client,
     req = Request.objects.get()
     assert req.red_flag and "thunderclap_headache" in req.red_flag_criteria
     assert req.status == RequestStatus.TO_REGULATE and req.priority == "P0"
+
+
+@pytest.mark.usefixtures("fake_matcher")
+def test_merging_a_flagged_duplicate_keeps_its_alert_on_the_kept_request(olivia, regis):
+    from relais.regulation.services import request_merge
+
+    kept = new_request(olivia, "otite depuis hier")
+    assert kept.status == RequestStatus.OPEN and not kept.red_flag
+    web = request_create(
+        patient=kept.patient, channel="web", motif=None, motif_text=CHEST, created_by=None
+    )
+    assert web.duplicate_of == kept and web.red_flag
+    request_merge(duplicate=web, into=kept, user=olivia)
+    kept.refresh_from_db()
+    assert kept.red_flag and kept.red_flag_criteria == ["acs"]
+    assert kept.status == RequestStatus.TO_REGULATE
+    assert (kept.priority, kept.urgency) == ("P0", "0-4h")
+    assert "Signe de gravité repris de" in kept.events.last().note
