@@ -24,8 +24,16 @@ class RequestForm(forms.Form):
         label="Nom", max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
     )
     first_name = forms.CharField(label="Prénom", max_length=100)
+    # Typed as the caller says it, digits only accepted (12041985): a browser date field
+    # moves between its day / month / year parts with Tab, in the browser's locale order.
     birth_date = forms.DateField(
-        label="Date de naissance", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Date de naissance (JJ/MM/AAAA)",
+        required=False,
+        input_formats=["%d/%m/%Y", "%d%m%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y-%m-%d"],
+        widget=forms.DateInput(
+            format="%d/%m/%Y",
+            attrs={"inputmode": "numeric", "placeholder": "JJ/MM/AAAA", "autocomplete": "off"},
+        ),
     )
     phone = forms.CharField(label="Téléphone de rappel", max_length=20)
     email = forms.EmailField(label="E-mail", required=False)

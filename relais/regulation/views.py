@@ -192,11 +192,13 @@ def red_flag_questions(request):
     """htmx fragment under the motif: the confirming questions of the red-flag criteria
     the motif matches, with the answers already given kept (POST: symptoms never travel
     in a URL). The ARM may answer "ne sait pas"; a referring professional answers oui/non."""
-    from datetime import date
+    from django.core.exceptions import ValidationError
 
-    try:
-        birth_date = date.fromisoformat((request.POST.get("birth_date") or "").strip())
-    except ValueError:
+    try:  # as the intake form reads it (JJ/MM/AAAA, digits only, or ISO)
+        birth_date = RequestForm.base_fields["birth_date"].clean(
+            (request.POST.get("birth_date") or "").strip()[:20]
+        )
+    except ValidationError:
         birth_date = None
     asked = intake_questions(
         request.POST.get("motif_text", "")[:2000], age_years=age_in_years(birth_date)

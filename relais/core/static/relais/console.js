@@ -57,7 +57,7 @@
 
   document.addEventListener("htmx:afterSettle", (event) => {
     const live = document.getElementById("worklist-live");
-    if (live && (event.target === live || event.target.id === "worklist-live")) worklistUpdated(live);
+    if (live) worklistUpdated(live); // the poll's outerHTML swap replaced the element
     holdsTick();
   });
 
@@ -237,11 +237,12 @@
     }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
+    const swapped = (event.detail && event.detail.target) || event.target;
     document.querySelectorAll("input[data-combobox]").forEach((input) => {
-      if (event.target.id === input.dataset.combobox) comboRender(input);
+      if (swapped.id === input.dataset.combobox) comboRender(input);
     });
     // The request page: the top-ranked slot's button takes the focus when the slots load.
-    if (event.target.id === "slots" && !typing(document.activeElement)) {
+    if (swapped.id === "slots" && !typing(document.activeElement)) {
       const top = document.querySelector("#slots [data-book-top]");
       if (top) top.focus();
     }
@@ -265,3 +266,14 @@
     }
   });
 })();
+
+// Alt+N opens "Nouvelle demande" on the console pages, whatever the browser's access-key
+// modifier (Chromium on Linux: Alt; Firefox: Alt+Shift; headless: none).
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey || event.key.toLowerCase() !== "n") return;
+  const link = document.querySelector("a[accesskey=n]");
+  if (link) {
+    event.preventDefault();
+    window.location.assign(link.href);
+  }
+});
