@@ -184,15 +184,17 @@ class Speller:
         for token in doc:
             norm = token.norm_
             bare = norm.rstrip("'")
+            if bare != norm and len(bare) > 2 and bare not in FILLERS:
+                norm = token.norm_ = bare  # "can't", "jusqu'", "lorsqu'"
+            fixed = self.correct(norm) if bare not in FILLERS else norm
+            if fixed != norm:
+                token.norm_ = fixed
+                bare = fixed.rstrip("'")
             kept = _kept(previous, bare)
             previous = bare
             if bare in FILLERS and not kept:
                 token._.excluded = True
                 token.tag = excluded
-                continue
-            fixed = self.correct(norm)
-            if fixed != norm:
-                token.norm_ = fixed
         return doc
 
 
