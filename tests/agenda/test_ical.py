@@ -63,3 +63,52 @@ def test_it_writes_a_calendar_it_can_read_back():
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     (back,) = ical.parse_events(text)
     assert (back.start, back.end, back.uid) == (event.start, event.end, "x@relais")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTEND:20261201T090000Z\nEND:VEVENT\n", "pas de date"),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20261201T090000Z\nDURATION:P\nEND:VEVENT\n",
+            "durée illisible",
+        ),
+        (
+            "BEGIN:VCALENDAR\n"
+            + "BEGIN:VEVENT\nDTSTART:20261201T090000Z\nDURATION:PT20M\nEND:VEVENT\n" * 501
+            + "END:VCALENDAR\n",
+            "Plus de 500",
+        ),
+    ],
+)
+def test_it_refuses_more_unreadable_files_in_french(text, message):
+    with pytest.raises(ical.IcsError, match=message):
+        ical.parse_events(text)
+
+
+def test_it_reads_a_windows_zone_name_and_a_byte_order_mark():
+    text = (
+        "\ufeffBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\n"
+        "DTSTART;TZID=Romance Standard Time:20261201T090000\r\nDURATION:PT20M\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (event,) = ical.parse_events(text)
+    assert event.start == datetime(2026, 12, 1, 8, tzinfo=UTC)  # Paris winter time
+
+
+def test_it_writes_through_the_icalendar_library():
+    import icalendar
+
+    event = ical.FeedEvent(
+        uid="y@relais",
+        start=datetime(2026, 12, 1, 16, tzinfo=UTC),
+        end=datetime(2026, 12, 1, 16, 20, tzinfo=UTC),
+        summary="SNP : plage, 1/3 patient(s)",
+        location="Cabinet; 1, place de la Mairie",
+    )
+    text = ical.calendar([event], name="SNP Dr Test", now=datetime(2026, 11, 30, tzinfo=UTC))
+    assert "LOCATION:Cabinet\\; 1\\, place de la Mairie" in text
+    parsed = icalendar.Calendar.from_ical(text)
+    (back,) = parsed.walk("VEVENT")
+    assert str(back["LOCATION"]) == "Cabinet; 1, place de la Mairie"
+    assert str(parsed["X-WR-CALNAME"]) == "SNP Dr Test"
