@@ -57,12 +57,25 @@ def _worklist_context(request) -> dict:
     to_regulate = list(requests_to_regulate(scope=scope)[:200])
     for req in [*open_requests, *to_regulate]:
         req.due = deadline_state(req, now=now)
+        req.age_label = _age_label(now - req.created_at)
     return {
         "open_requests": open_requests,
         "to_regulate": to_regulate,
         "now": now,
         "alarm_ids": " ".join(r.reference for r in [*to_regulate, *open_requests] if r.alarm == 0),
     }
+
+
+def _age_label(age) -> str:
+    """A row's age as an operator reads it: "à l'instant", "il y a 12 min", "il y a 3 h 05"."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    if minutes < 1:
+        return "à l'instant"
+    if minutes < 60:
+        return f"il y a {minutes} min"
+    if minutes < 48 * 60:
+        return f"il y a {minutes // 60} h {minutes % 60:02d}"
+    return f"il y a {minutes // (24 * 60)} jours"
 
 
 def _audit_worklist(request, shown) -> None:
