@@ -1,10 +1,12 @@
 """Fast bulk insertion of model rows: COPY on PostgreSQL, executemany elsewhere.
 
-Rows are dicts keyed by field attname; missing fields take the model's static default.
+Rows are dicts keyed by field attname; missing fields take the model's static default (a
+JSONField's callable default, list or dict, is called once: the value is only serialised).
 Primary keys are assigned by the caller (`next_ids`) so that related rows can be built
 without a round trip; sequences are moved past them by `sequences_reset`.
 """
 
+import json
 from collections.abc import Iterable
 
 from django.db import connection
@@ -21,6 +23,8 @@ class Table:
         for f in self.fields:
             if f.default is not NOT_PROVIDED and not callable(f.default):
                 self.defaults[f.attname] = f.default
+            elif f.get_internal_type() == "JSONField" and callable(f.default):
+                self.defaults[f.attname] = f.default()  # list or dict: only serialised
             elif f.null:
                 self.defaults[f.attname] = None
             elif f.get_internal_type() in {"CharField", "TextField"}:
@@ -37,9 +41,16 @@ class Table:
         if connection.vendor == "postgresql":
             cols = ", ".join(connection.ops.quote_name(c) for c in self.columns)
             sql = f"COPY {self.table} ({cols}) FROM STDIN"
+            json_at = [i for i, f in enumerate(self.fields) if f.get_internal_type() == "JSONField"]
             with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
                 for row in rows:
-                    copy.write_row(self.tuple(row))
+                    values = self.tuple(row)
+                    if json_at:  # COPY's text format takes JSON as its text
+                        values = list(values)
+                        for i in json_at:
+                            if values[i] is not None:
+                                values[i] = json.dumps(values[i])
+                    copy.write_row(values)
                     n += 1
             return n
         # Other databases (the tests' SQLite): prepared values, executemany by batches.
