@@ -33,6 +33,19 @@ TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+class MotifChoiceField(forms.ModelMultipleChoiceField):
+    """Motifs chosen by their French label (the CISP-2 code shown after it)."""
+
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.label} ({obj.code})"
+
+    def clean(self, value):
+        # Codes typed by hand (older forms, scripts) are accepted in any case.
+        if isinstance(value, list | tuple):
+            value = [v.strip().upper() for v in value if v and v.strip()]
+        return super().clean(value)
+
+
 class RuleForm(forms.Form):
     weekdays = forms.TypedMultipleChoiceField(
         label="Jours",
@@ -60,10 +73,17 @@ class RuleForm(forms.Form):
         initial=["for_sas", "for_cpts"],
         widget=forms.CheckboxSelectMultiple,
     )
-    motifs = forms.CharField(
-        label="Motifs acceptés (codes CISP-2)",
+    motifs = MotifChoiceField(
+        queryset=Motif.objects.order_by("label"),
+        to_field_name="code",
+        label="Motifs acceptés",
         required=False,
-        help_text="Séparés par des virgules, par ex. « R74, A03 ». Vide : tous les motifs.",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Cherchez par le nom du motif ; aucun coché : tous les motifs.",
+        error_messages={
+            "invalid_choice": "Motif inconnu : %(value)s.",
+            "invalid_pk_value": "Motif inconnu : %(pk)s.",
+        },
     )
     age_min = forms.IntegerField(label="Âge minimum", required=False)
     age_max = forms.IntegerField(label="Âge maximum", required=False)
@@ -85,12 +105,7 @@ class RuleForm(forms.Form):
         return bounded_day(self.cleaned_data.get("valid_until"))
 
     def clean_motifs(self):
-        codes = [c.strip().upper() for c in self.cleaned_data["motifs"].split(",") if c.strip()]
-        motifs = list(Motif.objects.filter(code__in=codes))
-        unknown = sorted(set(codes) - {m.code for m in motifs})
-        if unknown:
-            raise forms.ValidationError("Code(s) CISP-2 inconnu(s) : " + ", ".join(unknown))
-        return motifs
+        return list(self.cleaned_data["motifs"])
 
     def rule_input(self) -> RuleInput:
         data = self.cleaned_data
@@ -132,7 +147,7 @@ class RuleForm(forms.Form):
             "practice": str(rule.practice.public_id),
             "modality": rule.modality,
             "channels": [name for name, _ in CHANNELS if getattr(rule, name)],
-            "motifs": ", ".join(m.code for m in rule.motifs.all()),
+            "motifs": [m.code for m in rule.motifs.all()],
             "age_min": rule.age_min,
             "age_max": rule.age_max,
             "valid_from": rule.valid_from,

@@ -2,6 +2,8 @@
 messages stating what happened, absences shown as entered and never duplicated, booked
 patients listed when a change strands them."""
 
+import re
+
 import pytest
 import time_machine
 from django.urls import reverse
@@ -131,3 +133,20 @@ def test_it_lists_the_booked_patients_a_rule_change_strands(client, dr_alice, cl
     # Deleting the rule lists it too.
     deleted = client.post(url("rule_remove", dr_alice, rule_id=rule.public_id), follow=True)
     assert f"01/12 17:00 {booking.request.patient}" in deleted.text
+
+
+def test_it_chooses_motifs_by_their_label(client, dr_alice, clock):
+    """Before: motifs typed as CISP-2 codes."""
+    login(client, dr_alice.user)
+    page = client.get(url("rule_new", dr_alice))
+    assert re.search(r"Otite[^<(]*\(H71\)", page.text)
+    assert 'type="checkbox" name="motifs" value="H71"' in page.text
+    assert "relais/agenda.js" in page.text
+    _rule(client, dr_alice, motifs=["H71", "r74"])
+    rule = AvailabilityRule.objects.get()
+    assert sorted(m.code for m in rule.motifs.all()) == ["H71", "R74"]
+    edit = client.get(url("rule_edit", dr_alice, rule_id=rule.public_id))
+    assert re.search(r'value="H71" id="id_motifs_\d+" checked', edit.text)
+    assert not re.search(r'value="A03" id="id_motifs_\d+" checked', edit.text)
+    wrong = _rule(client, dr_alice, motifs=["ZZZ9"], weekdays=["5"])
+    assert "Motif inconnu : ZZZ9." in wrong.text

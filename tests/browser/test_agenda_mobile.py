@@ -47,6 +47,15 @@ def test_it_publishes_a_weekly_rule_and_records_an_outcome_on_a_phone(
     page.fill("#id_start_time", "10:00")
     page.fill("#id_end_time", "11:00")
     page.fill("#id_slot_minutes", "30")
+    # Motifs are found by label, not typed as CISP-2 codes.
+    page.fill(".motif-search", "otite")
+    visible = page.locator("#id_motifs label:visible")
+    assert 1 <= visible.count() <= 3 and "Otite" in visible.first.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#id_motifs").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "regle-motifs-390.png"))
+    page.fill(".motif-search", "")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.click("text=Enregistrer la règle")
     page.wait_for_selector(".msg-success")
     assert "créneau(x) publié(s)" in page.inner_text(".messages")
