@@ -190,6 +190,7 @@
     list.hidden = !open;
     input.setAttribute("aria-expanded", open ? "true" : "false");
     input.removeAttribute("aria-activedescendant");
+    if (open) comboMove(input, 0); // the first is highlighted: what Enter takes
   }
   function comboMove(input, delta) {
     const { list } = comboParts(input);
