@@ -1,38 +1,135 @@
 """The monthly participation statement of one professional (a read: selectors style).
 
-Majoration SNP: a fixed amount per regulated consultation done, capped per ISO week
-(15 € and 20 a week nationally; settings RELAIS_SNP_MAJORATION_EUR and
-RELAIS_SNP_MAJORATION_WEEKLY_CAP). A week straddling two months counts, in each
-month, the consultations of that month only, capped at the weekly maximum.
+The 2026 rules an effecteur of the SAS is paid by (docs/indicators.md, "Participation
+statement"; sources: /work/shared/DOMAIN.md "Pay", and the forfait structure's SAS
+indicator as reported by egora.fr, 3 June 2025):
+
+- Majoration SNP: a fixed amount per regulated consultation done (fulfilled), capped per
+  ISO week (15 € and 20 a week nationally; per CPTS `Cpts.majoration_eur` and
+  `majoration_weekly_cap`, else settings RELAIS_SNP_MAJORATION_EUR and
+  RELAIS_SNP_MAJORATION_WEEKLY_CAP). The cap is the ISO week's, whatever month its days
+  fall in: the week's consultations are taken in time order and only the first `cap` of
+  them carry a majoration, so a week across two months never pays more than the cap, and
+  a month's statement does not change when the next month's consultations arrive.
+- Forfait de participation au SAS: a yearly amount (1,400 € nationally, 200 points of the
+  forfait structure's second part; per CPTS `Cpts.forfait_eur`, else settings
+  RELAIS_SAS_FORFAIT_EUR) paid by the Assurance Maladie, not monthly, to a doctor who (1)
+  is registered with the SAS or belongs to a CPTS taking part in it and (2) opens at least
+  two hours a week of their agenda to patients they do not follow (settings
+  RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS). The statement shows whether the month's ISO weeks
+  meet (2), measured on the hours published (whole ISO weeks), next to the declaration.
+- No evening (19h-21h) majoration: neither DOMAIN.md nor the seed documents set one, so
+  none is applied.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
 from relais.agenda.models import Slot, SlotStatus
+from relais.core.csv_safety import safe_writer
 from relais.directory.models import Professional
 
 DEFAULT_MAJORATION_EUR = Decimal("15")
 DEFAULT_WEEKLY_CAP = 20
+DEFAULT_FORFAIT_EUR = Decimal("1400")
+DEFAULT_FORFAIT_MIN_WEEKLY_HOURS = 2
+CSV_BOM = "\ufeff"
+NBSP = "\u00a0"
+
+
+def euros(amount: Decimal) -> str:
+    """An amount as people read it in France: "15,00 €", "1 400,00 €" (no-break spaces)."""
+    text = f"{Decimal(amount).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
+    return text.replace(",", NBSP).replace(".", ",") + NBSP + "€"
+
+
+def decimal_comma(value: Decimal | float) -> str:
+    """A number for a French spreadsheet's CSV: two decimals, decimal comma, no grouping."""
+    return f"{Decimal(str(value)).quantize(Decimal('0.01'), ROUND_HALF_UP)}".replace(".", ",")
 
 
 @dataclass
 class WeekLine:
     year: int
     week: int
-    first_day: date
-    consultations: int = 0
+    first_day: date  # the ISO week's Monday (may be in the previous month)
+    consultations: int = 0  # fulfilled, on this month's days of the week
     noshows: int = 0
     majorations: int = 0
     amount: Decimal = Decimal("0")
-    hours_published: float = 0.0
+    hours_published: float = 0.0  # on this month's days of the week
+    # The same ISO week's consultations on another month's days, and how many of the cap
+    # they took (those before this month's, in time order).
+    other_month_consultations: int = 0
+    cap_taken_before: int = 0
+    week_hours_published: float = 0.0  # the whole ISO week (the forfait's 2 h condition)
+
+    @property
+    def straddles(self) -> bool:
+        return self.first_day.month != (self.first_day + timedelta(days=6)).month
+
+    @property
+    def amount_label(self) -> str:
+        return euros(self.amount)
+
+
+@dataclass
+class Forfait:
+    """The yearly SAS participation forfait and whether the month meets its conditions."""
+
+    amount_eur: Decimal
+    min_weekly_hours: float
+    sas_participant: bool
+    cpts_name: str  # the CPTS taking part in the SAS the professional belongs to, or ""
+    declares_two_hours: bool
+    weeks: int = 0
+    weeks_meeting_hours: int = 0
+
+    @property
+    def registered(self) -> bool:
+        return self.sas_participant or bool(self.cpts_name)
+
+    @property
+    def hours_met(self) -> bool:
+        return self.weeks > 0 and self.weeks_meeting_hours == self.weeks
+
+    @property
+    def conditions_met(self) -> bool:
+        return self.registered and self.hours_met
+
+    @property
+    def amount_label(self) -> str:
+        return euros(self.amount_eur)
+
+    @property
+    def registration_label(self) -> str:
+        if self.sas_participant:
+            return "inscrit au SAS"
+        if self.cpts_name:
+            return f"membre de la {self.cpts_name}, qui participe au SAS"
+        return "ni inscrit au SAS ni membre d'une CPTS"
+
+    def summary(self) -> str:
+        hours = f"{self.min_weekly_hours:g}".replace(".", ",")
+        state = "remplies" if self.conditions_met else "non remplies"
+        return (
+            f"Forfait annuel de participation au SAS : {self.amount_label} par an, versé par "
+            f"l'Assurance Maladie (non compris dans le montant du mois). Conditions : être "
+            f"inscrit au SAS ou membre d'une CPTS qui y participe ({self.registration_label}) ; "
+            f"ouvrir au moins {hours} h par semaine de son agenda ("
+            f"{self.weeks_meeting_hours} semaine{'s' if self.weeks_meeting_hours > 1 else ''} "
+            f"sur {self.weeks} ce mois-ci, mesuré sur les créneaux publiés ; déclaration "
+            f"« 2 h par semaine » : {'oui' if self.declares_two_hours else 'non'}). "
+            f"Ce mois-ci : conditions {state}."
+        )
 
 
 @dataclass
@@ -41,6 +138,7 @@ class Statement:
     month: date  # first day
     majoration_eur: Decimal
     weekly_cap: int
+    forfait: Forfait | None = None
     weeks: list[WeekLine] = field(default_factory=list)
     # Patients taken beyond the published slots (non-cancelled bookings in the month).
     surnumeraire: int = 0
@@ -63,8 +161,24 @@ class Statement:
         return sum((w.amount for w in self.weeks), Decimal("0"))
 
     @property
+    def amount_label(self) -> str:
+        return euros(self.amount)
+
+    @property
+    def majoration_label(self) -> str:
+        return euros(self.majoration_eur)
+
+    @property
     def hours_published(self) -> float:
         return round(sum(w.hours_published for w in self.weeks), 2)
+
+    @property
+    def rule(self) -> str:
+        return (
+            f"Majoration SNP {self.majoration_label} par consultation régulée réalisée, au plus "
+            f"{self.weekly_cap} par semaine ISO (du lundi au dimanche, même à cheval sur deux "
+            f"mois : les consultations de la semaine sont prises dans l'ordre chronologique)."
+        )
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -76,28 +190,60 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     )
 
 
+def _weeks_bounds(month: date) -> tuple[datetime, datetime]:
+    """From the Monday of the month's first ISO week to the Monday after its last one."""
+    first = month.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    monday = first - timedelta(days=first.weekday())
+    after = last + timedelta(days=7 - last.weekday())
+    return (
+        timezone.make_aware(datetime.combine(monday, time(0))),
+        timezone.make_aware(datetime.combine(after, time(0))),
+    )
+
+
+def _parameter(cpts, name: str, setting: str, default):
+    value = getattr(cpts, name, None) if cpts is not None else None
+    return value if value is not None else getattr(settings, setting, default)
+
+
 def participation_statement(*, professional: Professional, month: date) -> Statement:
     from relais.orientation.models import Booking, BookingKind, BookingStatus
 
     start, end = month_bounds(month)
+    weeks_start, weeks_end = _weeks_bounds(month)
     cpts = professional.cpts
-    amount = cpts.majoration_eur if cpts and cpts.majoration_eur is not None else None
-    cap = cpts.majoration_weekly_cap if cpts and cpts.majoration_weekly_cap is not None else None
     statement = Statement(
         professional=professional,
         month=month.replace(day=1),
         majoration_eur=Decimal(
             str(
-                amount
-                if amount is not None
-                else getattr(settings, "RELAIS_SNP_MAJORATION_EUR", DEFAULT_MAJORATION_EUR)
+                _parameter(
+                    cpts, "majoration_eur", "RELAIS_SNP_MAJORATION_EUR", DEFAULT_MAJORATION_EUR
+                )
             )
         ),
         weekly_cap=int(
-            cap
-            if cap is not None
-            else getattr(settings, "RELAIS_SNP_MAJORATION_WEEKLY_CAP", DEFAULT_WEEKLY_CAP)
+            _parameter(
+                cpts,
+                "majoration_weekly_cap",
+                "RELAIS_SNP_MAJORATION_WEEKLY_CAP",
+                DEFAULT_WEEKLY_CAP,
+            )
         ),
+    )
+    statement.forfait = Forfait(
+        amount_eur=Decimal(
+            str(_parameter(cpts, "forfait_eur", "RELAIS_SAS_FORFAIT_EUR", DEFAULT_FORFAIT_EUR))
+        ),
+        min_weekly_hours=float(
+            getattr(
+                settings, "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS", DEFAULT_FORFAIT_MIN_WEEKLY_HOURS
+            )
+        ),
+        sas_participant=professional.sas_participant,
+        cpts_name=cpts.name if cpts is not None and cpts.sas_id else "",
+        declares_two_hours=professional.declares_two_hours,
     )
     kinds = dict(
         Booking.objects.filter(
@@ -119,33 +265,89 @@ def participation_statement(*, professional: Professional, month: date) -> State
             weeks[(year, week)] = WeekLine(year, week, local - timedelta(days=local.weekday()))
         return weeks[(year, week)]
 
-    # Hours published: each slot (a plage once, whatever its places), closed ones left out.
+    def in_month(moment: datetime) -> bool:
+        return start <= moment < end
+
+    # Hours published: each slot (a plage once, whatever its places), closed ones left out;
+    # the month's days for the total, the whole ISO week for the forfait's condition.
     intervals = (
-        Slot.objects.filter(professional=professional, start__gte=start, start__lt=end)
+        Slot.objects.filter(professional=professional, start__gte=weeks_start, start__lt=weeks_end)
         .exclude(status=SlotStatus.BLOCKED)
         .values_list("start", "end")
         .distinct()
     )
     for slot_start, slot_end in intervals:
-        line(slot_start).hours_published += (slot_end - slot_start).total_seconds() / 3600
+        hours = (slot_end - slot_start).total_seconds() / 3600
+        week = line(slot_start)
+        week.week_hours_published += hours
+        if in_month(slot_start):
+            week.hours_published += hours
 
-    bookings = Booking.objects.filter(
-        slot__professional=professional,
-        slot__start__gte=start,
-        slot__start__lt=end,
-        status__in=[BookingStatus.FULFILLED, BookingStatus.NOSHOW],
-    ).values_list("slot__start", "status")
+    # Consultations and no-shows of the whole ISO weeks, in time order: the weekly cap is
+    # consumed by the week's first consultations, whichever month they fall in.
+    bookings = (
+        Booking.objects.filter(
+            slot__professional=professional,
+            slot__start__gte=weeks_start,
+            slot__start__lt=weeks_end,
+            status__in=[BookingStatus.FULFILLED, BookingStatus.NOSHOW],
+        )
+        .order_by("slot__start", "pk")
+        .values_list("slot__start", "status")
+    )
+    taken: dict[tuple[int, int], int] = {}
     for slot_start, status in bookings:
-        if status == BookingStatus.FULFILLED:
-            line(slot_start).consultations += 1
-        else:
-            line(slot_start).noshows += 1
+        week = line(slot_start)
+        key = (week.year, week.week)
+        if status != BookingStatus.FULFILLED:
+            if in_month(slot_start):
+                week.noshows += 1
+            continue
+        before = taken.get(key, 0)
+        taken[key] = before + 1
+        if not in_month(slot_start):
+            week.other_month_consultations += 1
+            if slot_start < start:
+                week.cap_taken_before = min(before + 1, statement.weekly_cap)
+            continue
+        week.consultations += 1
+        if before < statement.weekly_cap:
+            week.majorations += 1
 
     for week in weeks.values():
-        week.majorations = min(week.consultations, statement.weekly_cap)
         week.amount = statement.majoration_eur * week.majorations
-    statement.weeks = [weeks[k] for k in sorted(weeks)]
+    forfait = statement.forfait
+    forfait.weeks = len(weeks_in_month(month))
+    forfait.weeks_meeting_hours = sum(
+        1
+        for key in weeks_in_month(month)
+        if key in weeks and weeks[key].week_hours_published >= forfait.min_weekly_hours - 1e-9
+    )
+    statement.weeks = [
+        weeks[k]
+        for k in sorted(weeks)
+        if weeks[k].consultations or weeks[k].noshows or weeks[k].hours_published
+    ]
     return statement
+
+
+def weeks_in_month(month: date) -> list[tuple[int, int]]:
+    """The (ISO year, ISO week) of every week holding at least one day of the month."""
+    first = month.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    keys, day = [], first - timedelta(days=first.weekday())
+    while day <= last:
+        year, week, _ = day.isocalendar()
+        keys.append((year, week))
+        day += timedelta(days=7)
+    return keys
+
+
+def _week_label(w: WeekLine) -> str:
+    label = f"{w.year}-S{w.week:02d} (lundi {w.first_day:%d/%m})"
+    if w.other_month_consultations:
+        label += f", {w.other_month_consultations} consultation(s) l'autre mois"
+    return label
 
 
 def statement_tables(statement: Statement):
@@ -155,32 +357,29 @@ def statement_tables(statement: Statement):
     weeks = DataTable(
         "semaines",
         "Par semaine",
-        ["Semaine", "Consultations SNP", "Non venus", "Majorations", "Montant (€)", "Heures"],
+        ["Semaine", "Consultations SNP", "Non venus", "Majorations", "Montant", "Heures"],
         [
             [
-                f"{w.year}-S{w.week:02d} (lundi {w.first_day:%d/%m})",
+                _week_label(w),
                 w.consultations,
                 w.noshows,
                 w.majorations,
-                f"{w.amount:.2f}",
+                w.amount_label,
                 round(w.hours_published, 2),
             ]
             for w in statement.weeks
         ]
         + [
             [
-                "Total",
+                "Total du mois",
                 statement.consultations,
                 statement.noshows,
                 statement.majorations,
-                f"{statement.amount:.2f}",
+                statement.amount_label,
                 statement.hours_published,
             ]
         ],
-        note=(
-            f"Majoration SNP {statement.majoration_eur:.2f} € par consultation régulée, "
-            f"au plus {statement.weekly_cap} par semaine."
-        ),
+        note=statement.rule,
     )
     others = DataTable(
         "hors_creneaux",
@@ -188,4 +387,73 @@ def statement_tables(statement: Statement):
         ["Type", "Patients"],
         [["Surnuméraire", statement.surnumeraire], ["Niveau 2 CPTS", statement.level2]],
     )
-    return [weeks, others]
+    tables = [weeks, others]
+    if statement.forfait is not None:
+        tables.append(
+            DataTable(
+                "forfait",
+                "Forfait de participation au SAS",
+                ["Condition", "Ce mois-ci"],
+                [
+                    ["Montant annuel", statement.forfait.amount_label],
+                    [
+                        "Inscrit au SAS ou membre d'une CPTS qui y participe",
+                        "oui" if statement.forfait.registered else "non",
+                    ],
+                    [
+                        f"Semaines avec au moins {statement.forfait.min_weekly_hours:g} h publiées",
+                        f"{statement.forfait.weeks_meeting_hours} sur {statement.forfait.weeks}",
+                    ],
+                    ["Conditions remplies", "oui" if statement.forfait.conditions_met else "non"],
+                ],
+                note=statement.forfait.summary(),
+            )
+        )
+    return tables
+
+
+CSV_COLUMNS = [
+    "semaine",
+    "lundi",
+    "consultations SNP",
+    "non venus",
+    "majorations",
+    "montant (€)",
+    "heures publiées",
+    "consultations de la même semaine l'autre mois",
+]
+
+
+def statement_csv(statement: Statement) -> bytes:
+    """The statement for a French spreadsheet: UTF-8 with a BOM, `;`, decimal comma, dates
+    dd/mm/yyyy, every cell formula-safe (relais.core.csv_safety)."""
+    out = io.StringIO()
+    out.write(CSV_BOM)
+    writer = safe_writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for w in statement.weeks:
+        writer.writerow(
+            [
+                f"{w.year}-S{w.week:02d}",
+                f"{w.first_day:%d/%m/%Y}",
+                w.consultations,
+                w.noshows,
+                w.majorations,
+                decimal_comma(w.amount),
+                decimal_comma(w.hours_published),
+                w.other_month_consultations,
+            ]
+        )
+    writer.writerow(
+        [
+            "total",
+            "",
+            statement.consultations,
+            statement.noshows,
+            statement.majorations,
+            decimal_comma(statement.amount),
+            decimal_comma(statement.hours_published),
+            "",
+        ]
+    )
+    return out.getvalue().encode("utf-8")

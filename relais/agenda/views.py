@@ -56,9 +56,8 @@ from relais.agenda.services import (
     slot_cancel_booking,
     slots_create_one_off,
 )
-from relais.agenda.statement import participation_statement, statement_tables
+from relais.agenda.statement import participation_statement, statement_csv, statement_tables
 from relais.audit.services import audit_record_reads
-from relais.core.csv_safety import safe_writer
 from relais.core.errors import ApplicationError
 from relais.directory.services import (
     delegation_create,
@@ -469,44 +468,9 @@ def statement(request, pro):
         )
         return response
     if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response = HttpResponse(statement_csv(result), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="releve-snp-{professional.rpps}-{month:%Y-%m}.csv"'
-        )
-        writer = safe_writer(response, delimiter=";")  # formula-safe cells
-        writer.writerow(
-            [
-                "semaine",
-                "lundi",
-                "consultations SNP",
-                "non venus",
-                "majorations",
-                "montant (EUR)",
-                "heures publiées",
-            ]
-        )
-        for w in result.weeks:
-            writer.writerow(
-                [
-                    f"{w.year}-S{w.week:02d}",
-                    w.first_day.isoformat(),
-                    w.consultations,
-                    w.noshows,
-                    w.majorations,
-                    f"{w.amount:.2f}",
-                    f"{w.hours_published:.2f}".replace(".", ","),
-                ]
-            )
-        writer.writerow(
-            [
-                "total",
-                "",
-                result.consultations,
-                result.noshows,
-                result.majorations,
-                f"{result.amount:.2f}",
-                f"{result.hours_published:.2f}".replace(".", ","),
-            ]
         )
         return response
     previous = (month.replace(day=1) - date.resolution).replace(day=1)

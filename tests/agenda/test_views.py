@@ -292,9 +292,9 @@ def test_it_states_the_month_with_the_weekly_cap(client, dr_alice):
     assert s.hours_published == round(26 * 20 / 60, 2)
     csv = client.get(url("statement", dr_alice), {"mois": "2026-11", "format": "csv"})
     assert csv["Content-Type"].startswith("text/csv")
-    lines = csv.content.decode().splitlines()
-    assert lines[1].startswith("2026-S45;2026-11-02;22;0;20;300.00")
-    assert lines[-1].startswith("total;;25;1;23;345.00")
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[1].startswith("2026-S45;02/11/2026;22;0;20;300,00")
+    assert lines[-1].startswith("total;;25;1;23;345,00")
     bogus = client.get(url("statement", dr_alice), {"mois": "bogus"})
     assert bogus.status_code == 400 and "Mois invalide" in bogus.text
 
