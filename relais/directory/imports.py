@@ -71,8 +71,12 @@ class Line:
 
     @property
     def shown(self) -> dict:
-        """The cells as the preview shows them: formula-looking text neutralised."""
-        return {k: csv_safe(v) for k, v in self.values.items()}
+        """The cells as the preview shows them: formula-looking text neutralised, the
+        profession by its French label."""
+        shown = {k: csv_safe(v) for k, v in self.values.items()}
+        if self.values.get("profession") in Profession.values:
+            shown["profession"] = Profession(self.values["profession"]).label
+        return shown
 
 
 @dataclass
