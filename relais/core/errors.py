@@ -14,6 +14,11 @@ class ApplicationError(Exception):
             self.code = code
         self.extra = extra or {}
 
+    def api_extra(self) -> dict:
+        """The fields of the API's error body beside code and message (relais.core.api);
+        an error carrying more (orientation's alternatives) says how to show it."""
+        return dict(self.extra)
+
 
 class NotFound(ApplicationError):
     code = "not_found"

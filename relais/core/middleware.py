@@ -136,7 +136,7 @@ def refuse(request, status: int, code: str, message: str):
     from django.http import HttpResponse
 
     if request.path.startswith("/api/"):
-        from relais.api import error_response
+        from relais.core.api import error_response
 
         return error_response(request, status, code, message)
     if request.path.startswith("/fhir/"):

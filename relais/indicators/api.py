@@ -5,8 +5,8 @@ from uuid import UUID
 
 from ninja import Field, Router, Schema
 
+from relais.accounts.api_auth import require_api
 from relais.accounts.permissions import Scope
-from relais.api import require_api
 from relais.indicators.selectors import (
     indicators_compute,
     period_check,

@@ -3,9 +3,9 @@ from uuid import UUID
 from django.http import Http404
 from ninja import Header, Router, Status
 
+from relais.accounts.api_auth import require_api
 from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
-from relais.api import require_api
 from relais.core.errors import ApplicationError, NotFound
 from relais.orientation.models import BookingChannel
 from relais.orientation.schemas import (

@@ -56,7 +56,19 @@ from relais.regulation.services import request_transition
 from relais.territory.geo import bounding_box, distance_km
 
 
-class SlotUnavailable(Conflict):
+class OffersAlternatives:
+    """An error that offers the next best slots (`alternatives`, RankedSlot list): the
+    API's error body lists them (relais.core.api maps errors, orientation says how)."""
+
+    alternatives: list
+
+    def api_extra(self) -> dict:
+        from relais.orientation.schemas import ranked_slot_out
+
+        return {**self.extra, "alternatives": [ranked_slot_out(r) for r in self.alternatives]}
+
+
+class SlotUnavailable(OffersAlternatives, Conflict):
     """The slot was taken (or closed) by someone else: offer the next best ones."""
 
     code = "slot_unavailable"
@@ -92,7 +104,7 @@ class HoldLimitReached(Conflict):
     code = "hold_limit_reached"
 
 
-class SlotNotEligible(ApplicationError):
+class SlotNotEligible(OffersAlternatives, ApplicationError):
     """The slot does not accept this request (age range, motifs, the decided modality):
     the one eligibility rule of the search (orientation.selectors.eligibility_criteria),
     checked again when the slot is taken. `reasons` are the failed criteria's codes."""

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
-from relais.api import require_api
+from relais.accounts.api_auth import require_api
 from relais.audit.services import audit_record, audit_record_reads
 from relais.core.errors import ApplicationError, NotFound
 from relais.regulation.models import Channel, Decision, UrgencyBand

@@ -35,7 +35,7 @@ def test_it_answers_503_when_the_session_middleware_hits_a_dead_database(olivia)
 
 def test_it_answers_the_api_with_a_structured_503(db):
     client = Client(raise_request_exception=False)
-    with mock.patch("relais.api.api_client_authenticate", _down):
+    with mock.patch("relais.accounts.api_auth.api_client_authenticate", _down):
         response = client.get("/api/v1/requests/00000000-0000-0000-0000-000000000000",
                               HTTP_AUTHORIZATION="Bearer rls_x")  # fmt: skip
     assert response.status_code == 503
