@@ -205,7 +205,16 @@ class DecisionForm(forms.Form):
 
 
 class OverrideForm(forms.Form):
-    reason = forms.CharField(label="Raison de la levée d'alerte", max_length=300)
+    reason = forms.CharField(
+        label="Raison de la levée d'alerte",
+        max_length=300,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "Raison de la levée d'alerte (obligatoire)",
+                "aria-label": "Raison de la levée d'alerte",
+            }
+        ),
+    )
 
 
 YES_NO = [("non", "Non"), ("oui", "Oui")]

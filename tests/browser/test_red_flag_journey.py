@@ -122,3 +122,20 @@ def test_the_arm_answers_the_intake_questions_from_the_keyboard(
         "acs.sweats": "no",
     }
     page.screenshot(path=str(SHOTS / "arm-request-banner.png"), full_page=True)
+
+    # The régulateur: "Consultation SNP" is refused while the alert is active, in French.
+    f.member(f.UserFactory(username="regine"), Role.REGULATEUR, sas_obj=sas91)
+    reg = browser.new_page(viewport={"width": 1280, "height": 900})
+    login(reg, live_server.url, "regine")
+    reg.goto(f"{live_server.url}/demandes/{req.public_id}/")
+    reg.select_option("#decision select[name=decision]", "consultation")
+    reg.click("#decision button[type=submit]")
+    reg.wait_for_selector("text=Signe de gravité actif")
+    assert Request.objects.get().status == RequestStatus.TO_REGULATE
+    reg.screenshot(path=str(SHOTS / "regulateur-refused.png"), full_page=True)
+    reg.select_option("#decision select[name=decision]", "consultation")
+    reg.fill("#id_lift_reason", "douleur pariétale reproduite à la palpation")
+    reg.click("#decision button[type=submit]")
+    reg.wait_for_selector("text=Décision enregistrée")
+    req.refresh_from_db()
+    assert req.status == RequestStatus.OPEN and req.red_flag_override_reason
