@@ -6,6 +6,8 @@
 """
 
 import io
+import re
+import unicodedata
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
@@ -18,7 +20,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-from relais.core.csv_safety import safe_writer
+from relais.core.csv_safety import csv_safe, safe_writer
 from relais.indicators.tables import DataTable
 
 CSV_BOM = "\ufeff"
@@ -60,15 +62,40 @@ def table_csv(table: DataTable) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+SHEET_MAX = 31
+# Letters NFKD does not decompose into ASCII: written out, never dropped ("Cœur" -> "coeur").
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae", "ß": "ss", "ø": "o"})
+
+
+def ascii_slug(text: str) -> str:
+    """A file-name part: "CPTS Cœur d'Essonne" -> "cpts-coeur-d-essonne" (accents folded,
+    ligatures written out, anything else a hyphen)."""
+    folded = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "export"
+
+
 def _sheet_title(title: str, used: set[str]) -> str:
-    # Excel: at most 31 characters, none of []:*?/\ ; unique in the workbook.
-    clean = "".join(" " if c in "[]:*?/\\" else c for c in title)[:31].strip()
+    """Excel: at most 31 characters, none of []:*?/\\ ; unique in the workbook. A longer
+    title is cut at a word boundary, never mid-word."""
+    clean = " ".join("".join(" " if c in "[]:*?/\\" else c for c in title).split())
+    if len(clean) > SHEET_MAX:
+        clean = clean[: SHEET_MAX + 1].rsplit(" ", 1)[0].rstrip(" ,;—-(")
     candidate, n = clean, 2
     while candidate in used:
         suffix = f" ({n})"
-        candidate, n = clean[: 31 - len(suffix)] + suffix, n + 1
+        head = clean[: SHEET_MAX - len(suffix)]
+        if head != clean:
+            head = head.rsplit(" ", 1)[0] if " " in head else head
+        candidate, n = head + suffix, n + 1
     used.add(candidate)
     return candidate
+
+
+def _xlsx_cell(value):
+    """A cell a spreadsheet cannot run: text starting with = + - @ TAB CR neutralised
+    (openpyxl itself stores a text starting with "=" as a formula)."""
+    return csv_safe(value) if isinstance(value, str) else value
 
 
 def tables_xlsx(tables: list[DataTable], *, heading: str) -> bytes:
@@ -78,21 +105,21 @@ def tables_xlsx(tables: list[DataTable], *, heading: str) -> bytes:
     used: set[str] = set()
     bold = Font(bold=True)
     for table in tables:
-        sheet = workbook.create_sheet(_sheet_title(table.title, used))
-        sheet.append([heading])
-        sheet.append([table.title])
+        sheet = workbook.create_sheet(_sheet_title(table.sheet or table.title, used))
+        sheet.append([_xlsx_cell(heading)])
+        sheet.append([_xlsx_cell(table.title)])
         sheet["A2"].font = bold
-        sheet.append(table.columns)
+        sheet.append([_xlsx_cell(c) for c in table.columns])
         for cell in sheet[3]:
             cell.font = bold
         for row in table.rows:
-            sheet.append(list(row))
+            sheet.append([_xlsx_cell(v) for v in row])
             for cell, value in zip(sheet[sheet.max_row], row, strict=False):
                 if isinstance(value, date):
                     cell.number_format = "DD/MM/YYYY"
         if table.note:
             sheet.append([])
-            sheet.append([table.note])
+            sheet.append([_xlsx_cell(table.note)])
         sheet.column_dimensions["A"].width = max(
             12, min(60, max((len(str(r[0])) for r in table.rows), default=10) + 2)
         )

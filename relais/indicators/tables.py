@@ -43,6 +43,10 @@ class DataTable:
     chart: dict | None = None
     # Heat tables: a CSS level (0..HEAT_LEVELS) per numeric cell.
     heat: list[list[int]] | None = field(default=None)
+    # The XLSX sheet's name (at most 31 characters, Excel's limit); the title otherwise.
+    sheet: str = ""
+    # Said next to the chart only (the dashboard): the exports and the report have none.
+    chart_note: str = ""
 
     def chart_config(self) -> dict | None:
         if self.chart is None:
@@ -116,11 +120,19 @@ def _heat_levels(grid: list[list[int]]) -> list[list[int]]:
     return [[math.ceil(HEAT_LEVELS * n / top) for n in row] for row in grid]
 
 
-def _heat_table(slug: str, title: str, grid: list[list[int]], note: str) -> DataTable:
+def _heat_table(
+    slug: str, title: str, grid: list[list[int]], note: str, sheet: str = ""
+) -> DataTable:
     rows = [[WEEKDAYS[i], *grid[i]] for i in range(7)]
     levels = [[0, *row] for row in _heat_levels(grid)]
     return DataTable(
-        slug, title, ["Jour", *(f"{h} h" for h in range(24))], rows, note=note, heat=levels
+        slug,
+        title,
+        ["Jour", *(f"{h} h" for h in range(24))],
+        rows,
+        note=note,
+        heat=levels,
+        sheet=sheet,
     )
 
 
@@ -155,6 +167,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
             for value, label in Channel.choices
         ],
         chart={"type": "bar", "series": [1]},
+        sheet="Demandes par canal",
     )
     outcomes = DataTable(
         "issues",
@@ -170,6 +183,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         ],
         chart={"type": "bar", "series": [1]},
         note="Statut actuel des demandes de la période.",
+        sheet="Demandes par issue",
     )
     usable = now["usable_motifs"]
     motif_rows = sorted(now["motifs"].items(), key=lambda item: (-item[1], item[0]))
@@ -179,8 +193,9 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         ["Code CISP-2", "Libellé", "Demandes", "Part des motifs renseignés (%)"],
         [[code, data["motif_labels"].get(code, ""), n, _share(n, usable)] for code, n in motif_rows]
         + [["—", "Sans motif CISP-2", now["unusable_motifs"], None]],
-        note="Dix premiers motifs sur le graphique.",
+        chart_note="Dix premiers motifs sur le graphique ; tous dans le tableau.",
         chart={"type": "bar", "series": [2], "limit": 10},
+        sheet="Motifs CISP-2",
     )
     professions = DataTable(
         "professions",
@@ -188,6 +203,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         ["Profession", "Rendez-vous"],
         [[label, now["solicited_by_profession"][value]] for value, label in Profession.choices],
         chart={"type": "bar", "series": [1]},
+        sheet="Sollicités par profession",
     )
     kinds = DataTable(
         "placements",
@@ -195,6 +211,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         ["Type", "Rendez-vous"],
         [[label, now["bookings_by_kind"][value]] for value, label in BookingKind.choices],
         chart={"type": "bar", "series": [1]},
+        sheet="Rendez-vous par placement",
     )
     daily = DataTable(
         "jours",
@@ -228,12 +245,14 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         "Demande : demandes reçues par jour et heure",
         data["heatmap"]["demand"],
         "Heure de Paris de la création de la demande.",
+        sheet="Demande par jour et heure",
     )
     supply = _heat_table(
         "offre_heure",
         "Offre : créneaux publiés par jour et heure",
         data["heatmap"]["supply"],
         "Heure de Paris du début du créneau (créneaux non fermés).",
+        sheet="Offre par jour et heure",
     )
     return [
         summary,
@@ -281,6 +300,7 @@ def contract_table(contract: dict) -> DataTable:
                 contract["consultations_done_via_cpts"],
             ],
         ],
+        sheet="Contrat CPTS (mission SAS)",
     )
 
 

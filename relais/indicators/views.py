@@ -10,11 +10,16 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.text import slugify
 
 from relais.accounts.permissions import require, scope_for
 from relais.core.errors import ApplicationError, NotFound
-from relais.indicators.exports import display_cell, report_pdf, table_csv, tables_xlsx
+from relais.indicators.exports import (
+    ascii_slug,
+    display_cell,
+    report_pdf,
+    table_csv,
+    tables_xlsx,
+)
 from relais.indicators.selectors import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -66,9 +71,14 @@ def _parse_date(value: str, label: str) -> date:
         raise ApplicationError(f"Date de {label} invalide : utilisez AAAA-MM-JJ.") from None
 
 
+def _last_complete_month() -> tuple[date, date]:
+    return month_bounds(timezone.localdate().replace(day=1) - timedelta(days=1))
+
+
 def _period(params) -> tuple[date, date]:
-    """`debut` and `fin` (Paris dates, included); this month by default."""
-    default_start, default_end = month_bounds(timezone.localdate())
+    """`debut` and `fin` (Paris dates, included); the last complete month by default (on
+    the 1st, this month would read 0 % everywhere)."""
+    default_start, default_end = _last_complete_month()
     start = _parse_date(params["debut"], "début") if params.get("debut") else default_start
     end = _parse_date(params["fin"], "fin") if params.get("fin") else default_end
     period_check(start=start, end=end)
@@ -79,7 +89,7 @@ def _month(params) -> tuple[date, date]:
     """`mois` (AAAA-MM); the last complete month by default."""
     value = params.get("mois")
     if not value:
-        return month_bounds(timezone.localdate().replace(day=1) - timedelta(days=1))
+        return _last_complete_month()
     try:
         year, month = (int(part) for part in value.split("-"))
         first = date(year, month, 1)
@@ -107,7 +117,7 @@ def dashboard(request):
         start, end = _period(request.GET)
         error = None
     except ApplicationError as exc:
-        start, end = month_bounds(timezone.localdate())
+        start, end = _last_complete_month()
         error = exc.message
     data = indicators_dashboard(start=start, end=end, territory=territory)
     tables = dashboard_tables(data)
@@ -199,7 +209,7 @@ def _display_rows(table) -> list[list[tuple[str, str]]]:
 
 
 def _filename(territory: Territory, start: date, end: date, what: str, ext: str) -> str:
-    return f"indicateurs-{what}-{slugify(territory.name)}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
+    return f"indicateurs-{what}-{ascii_slug(territory.name)}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
 
 
 def _attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
@@ -274,5 +284,5 @@ def report_as_pdf(request):
         generated=context["generated"],
     )
     territory, start = context["territory"], context["start"]
-    filename = f"rapport-ars-{slugify(territory.name)}-{start:%Y-%m}.pdf"
+    filename = f"rapport-ars-{ascii_slug(territory.name)}-{start:%Y-%m}.pdf"
     return _attachment(pdf, "application/pdf", filename)

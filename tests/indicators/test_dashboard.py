@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import pytest
+import time_machine
 from django.shortcuts import resolve_url
 from openpyxl import load_workbook
 
@@ -183,11 +184,15 @@ def test_it_keeps_scripts_out_of_the_page(client, march, regis):
     assert "indicators/vendor/chart.umd.min.js" in html
 
 
-def test_it_defaults_to_this_month(client, regis):
+@time_machine.travel("2026-12-01 08:00 +01:00", tick=False)
+def test_it_defaults_to_the_last_complete_month(client, regis):
+    # Before: the current month, so on the 1st every rate read 0 %.
     response = login(client, regis).get(DASHBOARD)
     assert response.status_code == 200
-    assert response.context["start"].day == 1
-    assert response.context["end"].month == response.context["start"].month
+    assert (response.context["start"], response.context["end"]) == (
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+    )
 
 
 def test_it_refuses_a_bad_period_on_the_dashboard(client, regis):
