@@ -316,9 +316,9 @@ def import_apply(
         )
         invited = 0
         if send_invitations and batch is not None:
-            from relais.directory.tasks import invite_imported
+            from relais.core.queue import enqueue
 
-            invite_imported.enqueue(batch.pk)
+            enqueue("relais.directory.tasks.invite_imported", batch.pk)
             invited = sum(
                 1
                 for line in accepted

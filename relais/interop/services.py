@@ -414,12 +414,10 @@ def appointment_report_enqueue(*, booking: Booking) -> SasReport | None:
 
 
 def _queue_report(report_id: int, *, delay_seconds: int = 0) -> None:
-    from relais.interop.tasks import deliver_sas_report
+    from relais.core.queue import enqueue
 
-    task = deliver_sas_report
-    if delay_seconds:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
-    task.enqueue(report_id)
+    run_after = timezone.now() + timedelta(seconds=delay_seconds) if delay_seconds else None
+    enqueue("relais.interop.tasks.deliver_sas_report", report_id, run_after=run_after)
 
 
 def sas_tls_context():

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from relais.core.queue import enqueue
 from relais.notifications.backends import get_sms_backend
 from relais.notifications.models import (
     Notification,
@@ -25,10 +26,10 @@ from relais.notifications.models import (
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 DB_ERRORS = (OperationalError, InterfaceError)
-DELIVERY_TASKS = (
-    "relais.notifications.tasks.deliver_notification",
-    "relais.notifications.tasks.deliver_notifications",
-)
+# Queued by name (relais.core.queue): the tasks import these services, never the reverse.
+DELIVER_ONE = "relais.notifications.tasks.deliver_notification"
+DELIVER_MANY = "relais.notifications.tasks.deliver_notifications"
+DELIVERY_TASKS = (DELIVER_ONE, DELIVER_MANY)
 UNCERTAIN_ERROR = (
     "Envoi interrompu (processus arrêté pendant l'envoi) : le message est peut-être parti. "
     "Vérifiez auprès du destinataire avant de renvoyer."
@@ -37,10 +38,10 @@ UNCERTAIN_ERROR = (
 
 def _queue_retry(notification: Notification, *, delay_seconds: int) -> None:
     """Another attempt of one message after `delay_seconds` (exponential backoff)."""
-    from relais.notifications.tasks import deliver_notification
-
-    deliver_notification.using(run_after=timezone.now() + timedelta(seconds=delay_seconds)).enqueue(
-        notification.pk
+    enqueue(
+        DELIVER_ONE,
+        notification.pk,
+        run_after=timezone.now() + timedelta(seconds=delay_seconds),
     )
 
 
@@ -79,13 +80,11 @@ def notifications_create(messages: list[dict]) -> list[Notification]:
     worker is down, the task waits for it). Each message holds Notification fields; those
     without a recipient are skipped. A failed delivery is retried on its own
     (notification_deliver)."""
-    from relais.notifications.tasks import deliver_notifications
-
     notifications = Notification.objects.bulk_create(
         [Notification(**_with_territory(m)) for m in messages if m["recipient"]]
     )
     if notifications:
-        deliver_notifications.enqueue([n.pk for n in notifications])
+        enqueue(DELIVER_MANY, [n.pk for n in notifications])
     return notifications
 
 
@@ -265,14 +264,17 @@ def notify_coordinators_level2(*, call, radius_km: float, added: int) -> list[No
 def reminders_schedule(*, booking) -> int:
     """Queue the reminders (e.g. the day before and 3 h before) in the booking's
     transaction; each checks at run time that the booking still stands."""
-    from relais.notifications.tasks import send_booking_reminder
-
     now = timezone.now()
     queued = 0
     for hours in settings.RELAIS_REMINDER_HOURS:
         when = booking.slot.start - timedelta(hours=hours)
         if when > now:
-            send_booking_reminder.using(run_after=when).enqueue(booking.pk, hours)
+            enqueue(
+                "relais.notifications.tasks.send_booking_reminder",
+                booking.pk,
+                hours,
+                run_after=when,
+            )
             queued += 1
     return queued
 
@@ -469,7 +471,6 @@ def notification_resend(*, notification: Notification, user) -> Notification:
     click queues one send), a fresh delivery task, audited."""
     from relais.audit.services import audit_record
     from relais.core.errors import ApplicationError
-    from relais.notifications.tasks import deliver_notification
 
     with transaction.atomic():
         updated = Notification.objects.filter(
@@ -480,7 +481,7 @@ def notification_resend(*, notification: Notification, user) -> Notification:
                 "Ce message n'est plus en échec : il a déjà été remis en file d'envoi.",
                 code="notification_not_failed",
             )
-        deliver_notification.enqueue(notification.pk)
+        enqueue(DELIVER_ONE, notification.pk)
         audit_record(user=user, action="resend", obj=notification, reason=notification.kind)
     notification.refresh_from_db()
     return notification

@@ -650,11 +650,11 @@ def _booking_correct_outcome(*, booking: Booking, outcome: str, actor, now) -> B
 def outcome_reminder_schedule(*, booking: Booking) -> None:
     """Queue, in the booking's transaction, the next-morning reminder to the professional
     (08:00 Paris the day after the appointment) to record its outcome."""
-    from relais.orientation.tasks import outcome_reminder
+    from relais.core.queue import enqueue
 
     day = timezone.localtime(booking.slot.end).date() + timedelta(days=1)
     when = timezone.make_aware(datetime.combine(day, time(8)))
-    outcome_reminder.using(run_after=when).enqueue(booking.pk)
+    enqueue("relais.orientation.tasks.outcome_reminder", booking.pk, run_after=when)
 
 
 def outcome_reminder_send(*, booking_id: int, now=None) -> str:
@@ -876,11 +876,11 @@ def level2_launch(
         to_status=request.status,
         note=f"Niveau 2 lancé ({call.offers.count()} volontaire(s), {radius:.0f} km)",
     )
-    from relais.orientation.tasks import level2_check
+    from relais.core.queue import enqueue
 
     # Both checks are written in this transaction: nothing to schedule elsewhere.
-    level2_check.using(run_after=call.widen_at).enqueue(call.pk)
-    level2_check.using(run_after=call.deadline).enqueue(call.pk)
+    enqueue("relais.orientation.tasks.level2_check", call.pk, run_after=call.widen_at)
+    enqueue("relais.orientation.tasks.level2_check", call.pk, run_after=call.deadline)
     audit_record(user=user, action="create", obj=call)
     return call
 
