@@ -282,3 +282,25 @@ def test_the_indicators_count_the_questions_asked_and_confirmed(client, olivia, 
 def test_every_question_of_the_polarity_table_is_in_the_referential():
     assert set(_polarity()) <= set(question_index())
     assert RedFlagAnswer.Answer.values == ["yes", "no", "unknown"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "x" * 5000,
+        "😀🔥 douleur poitrine 😀",
+        "<script>alert(1)</script>",
+        "a\x00b",
+        "chest pain",
+    ],
+)
+def test_the_questions_panel_answers_bad_input_without_error(client, olivia, web_cpts, text):
+    client.force_login(olivia)
+    panel = client.post(reverse("regulation:red_flag_questions"), {"motif_text": text})
+    # A NUL byte is refused as a whole by the project's input guard (400), never a 500.
+    assert panel.status_code in (200, 400) and "<script>alert" not in panel.content.decode()
+    url = reverse("regulation:web_request", args=[web_cpts.public_id])
+    with time_machine.travel(OPEN_TIME):
+        page = client.post(url, answers(motif_text=text))
+    assert page.status_code in (200, 400)
