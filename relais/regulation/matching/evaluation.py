@@ -109,13 +109,10 @@ def load_phrasings(path: str | Path) -> list[Phrasing]:
         ]
 
 
-def evaluate(phrasings: Sequence[Phrasing], matcher=None) -> Evaluation:
+def evaluate(phrasings: Sequence[Phrasing], matcher) -> Evaluation:
     """Top-1/top-3 accuracy, red-flag recall and precision, misses per criterion, false
-    alarms per trap kind, time per suggestion (in-process)."""
-    if matcher is None:
-        from relais.regulation.matching import get_matcher
-
-        matcher = get_matcher()
+    alarms per trap kind, time per suggestion (in-process), of `matcher` (get_matcher():
+    passed in, so this module never imports the matcher that re-exports it)."""
     top1 = top3 = 0
     timings: list[float] = []
     cpu: list[float] = []
