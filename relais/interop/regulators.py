@@ -47,15 +47,17 @@ from relais.accounts.permissions import Scope
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, NotFound
 from relais.interop.models import RegulatorAccount
+from relais.interop.regulator_links import (
+    LINK_SALT,
+    SYSTEM_NATIONAL,
+    SYSTEM_SAS,
+    SYSTEM_V2_0203,
+)
 from relais.regulation.forms import RequestForm
 
-SYSTEM_NATIONAL = "urn:oid:1.2.250.1.71.4.2.1"  # IDNPS (RPPS / ADELI prefixed)
-SYSTEM_SAS = "urn:oid:1.2.250.1.213.3.6"  # SAS technical id; also the platform's meta.source
-SYSTEM_V2_0203 = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203"
 PROFILE_REGULATOR = (
     "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"
 )
-LINK_SALT = "relais.interop.sas-slot-link"
 SESSION_KEY = "relais_sas_regulator"
 SESSION_MINUTES = 30
 MAX_ID_LENGTH = {SYSTEM_NATIONAL: 30, SYSTEM_SAS: 64}
@@ -312,31 +314,14 @@ def regulator_resource(account: RegulatorAccount) -> dict:
     }
 
 
-def regulator_identifier(user) -> dict | None:
-    """The FrAppointmentOperator identifier of a booking made by a SAS regulator account
-    (national id if known, else the SAS technical id), or None for anyone else."""
-    account = getattr(user, "sas_regulator", None) if user is not None else None
-    if account is None:
-        return None
-    if account.national_id:
-        code, system, value = "IDNPS", SYSTEM_NATIONAL, account.national_id
-    else:
-        code, system, value = "INTRN", SYSTEM_SAS, account.technical_id
-    return {
-        "type": {"coding": [{"system": SYSTEM_V2_0203, "code": code}]},
-        "system": system,
-        "value": value,
-    }
-
-
 # --- FHIR endpoint ----------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
 def _endpoint():
     """The handler behind fhir_endpoint (bearer or mTLS auth, rate limit, POLICY action,
-    audit, OperationOutcome errors), built on first use: relais.interop.views imports
-    the resources module, which calls sas_deep_link of this module."""
+    audit, OperationOutcome errors), built on first use (the view decorator needs the
+    URLconf's apps loaded)."""
     from relais.interop import views
 
     @views.fhir_endpoint(
@@ -407,14 +392,6 @@ fhir_urlpatterns = [path("Practitioner", practitioner, name="regulators")]
 
 
 # --- The deep link ------------------------------------------------------------------------
-
-
-def sas_deep_link(slot) -> str:
-    """The URL of `Slot.comment`: this slot's booking, signed by Relais and valid
-    RELAIS_SAS_LINK_MINUTES (the platform re-reads slots at every search). No patient data:
-    the slot's public id only."""
-    token = signing.dumps(str(slot.public_id), salt=LINK_SALT)
-    return settings.SITE_URL + reverse("interop:sas_slot_link", args=[token])
 
 
 def _slot_of_link(token: str):

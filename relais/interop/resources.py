@@ -169,7 +169,7 @@ def specialty(pro: Professional) -> list[dict]:
 
 
 def slot_deep_link(slot: Slot) -> str:
-    from relais.interop.regulators import sas_deep_link  # signed, short-lived (INT_R02)
+    from relais.interop.regulator_links import sas_deep_link  # signed, short-lived (INT_R02)
 
     return sas_deep_link(slot)
 
@@ -390,7 +390,7 @@ def operator_identifier(booking) -> dict:
     pro = getattr(user, "professional", None) if user is not None else None
     if pro is not None and pro.rpps:
         return rpps_identifier(pro.rpps)
-    from relais.interop.regulators import regulator_identifier
+    from relais.interop.regulator_links import regulator_identifier
 
     regulator = regulator_identifier(user)  # a regulator of the SAS platform (INT_R02)
     if regulator is not None:

@@ -15,7 +15,7 @@ from joserfc.jwk import OctKey
 
 from relais.accounts.services import api_client_create
 from relais.audit.models import AuditEvent
-from relais.interop import regulators
+from relais.interop import regulator_links, regulators
 from relais.interop.models import RegulatorAccount, SasReport
 from relais.orientation.models import Booking
 from tests import factories as f
@@ -240,7 +240,7 @@ def assertion(settings, *, sub=f"{NATIONAL}|3456780581/11242343", key=KEY, **cla
 
 
 def link_path(slot) -> str:
-    return regulators.sas_deep_link(slot).removeprefix(django_settings.SITE_URL)
+    return regulator_links.sas_deep_link(slot).removeprefix(django_settings.SITE_URL)
 
 
 def test_it_books_the_slot_for_a_regulator_arriving_from_the_platform(

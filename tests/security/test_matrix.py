@@ -220,7 +220,7 @@ def _client91():
 def _sas_link(slot) -> str:
     from django.conf import settings
 
-    from relais.interop.regulators import sas_deep_link
+    from relais.interop.regulator_links import sas_deep_link
 
     return sas_deep_link(slot).removeprefix(settings.SITE_URL)
 
