@@ -19,3 +19,12 @@ errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 # Combined format, with the path instead of the request line and no user agent details
 # beyond what operations need; %(f)s (referrer) is cut at its "?" by the logger class.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(f)s"'
+
+
+def post_worker_init(worker):
+    """Build the motif matcher (EDS-NLP pipeline, 5-15 s) when a worker starts, not on the
+    first suggestion a call-taker asks for (relais.regulation.matching.warm)."""
+    from relais.regulation.matching import warm
+
+    worker.notify()  # the arbiter's heartbeat: the build must fit in `timeout` (30 s)
+    warm()

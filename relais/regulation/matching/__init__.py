@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ __all__ = [
     "evaluate",
     "get_matcher",
     "load_motifs",
+    "warm",
     "load_phrasings",
 ]
 
@@ -447,7 +449,35 @@ def _expression_positions(groups, ordered, by_part) -> set[int] | None:
     return positions
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
-def get_matcher() -> MotifMatcher:
-    """The shared matcher: building the pipeline takes a couple of seconds, once."""
+def _shared_matcher() -> MotifMatcher:
     return MotifMatcher()
+
+
+def get_matcher() -> MotifMatcher:
+    """The shared matcher: building the pipeline takes a couple of seconds, once. A lock,
+    so that a request arriving while warm() builds it in the background waits for that
+    build instead of starting a second one."""
+    with _BUILD_LOCK:
+        return _shared_matcher()
+
+
+get_matcher.cache_clear = _shared_matcher.cache_clear  # type: ignore[attr-defined]
+
+
+def warm(*, background: bool = False):
+    """Build the shared matcher now (and run one text through it, so that lazily loaded
+    parts are loaded too) instead of on the first suggestion of a process, which would
+    then take 5-15 s. Called by gunicorn's post_worker_init hook (deploy/gunicorn.conf.py)
+    and by `relais serve_demo` (background=True: a daemon thread, startup not delayed);
+    never at import time. Returns the thread when background, else the matcher."""
+    if background:
+        thread = threading.Thread(target=warm, name="relais-matcher-warm", daemon=True)
+        thread.start()
+        return thread
+    matcher = get_matcher()
+    matcher.match("douleur thoracique depuis ce matin")
+    return matcher

@@ -22,6 +22,11 @@ class Command(BaseCommand):
             [sys.executable, "-m", "relais.cli", "run_worker", "--interval", "2"],
         )
         self.stdout.write(f"Worker des tâches démarré (pid {worker.pid}).")
+        # The motif matcher's pipeline takes 5-15 s to build: built now, in a background
+        # thread, rather than on the first suggestion typed at intake.
+        from relais.regulation.matching import warm
+
+        warm(background=True)
         try:
             call_command("runserver", addr, use_reloader=False)
         finally:
