@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "relais.notifications",
     "relais.indicators",
     "relais.interop",
+    "relais.bench",  # orchestration: generate and the bench commands, imported by no app
     "relais.core",
 ]
 

@@ -504,7 +504,7 @@ class Command(BaseCommand):
     def _indicators(self, requests: int):
         out = io.StringIO()
         # `generate --reset` empties the SAS tables, orphaning bench_indicators' département.
-        from relais.indicators.management.commands.bench_indicators import DEP_CODE
+        from relais.bench.management.commands.bench_indicators import DEP_CODE
         from relais.territory.models import Commune, Departement
 
         if not Sas.objects.filter(departement__code=DEP_CODE).exists():
