@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connections
 from django_tasks_db.models import DBTaskResult
 
-from relais.core.management.commands import run_worker
+from relais.notifications.management.commands import run_worker
 from relais.notifications.models import Notification, WorkerHeartbeat
 from relais.orientation.services import booking_create
 from tests import factories as f
