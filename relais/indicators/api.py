@@ -7,6 +7,7 @@ from ninja import Field, Router, Schema
 
 from relais.accounts.api_auth import require_api
 from relais.accounts.permissions import Scope
+from relais.indicators.definitions import definition
 from relais.indicators.selectors import (
     indicators_compute,
     period_check,
@@ -23,12 +24,16 @@ class ChannelCounts(Schema):
 
 
 class StatusCounts(Schema):
+    # The ten RequestStatus values, as docs/indicators.md lists them (to_regulate and
+    # oriented were missing: the API dropped them and the keys did not sum to the total).
+    to_regulate: int = Field(description="À réguler (en attente du médecin régulateur).")
     open: int = Field(description="À orienter.")
     booked: int = Field(description="Rendez-vous pris, pas encore honoré.")
     done: int = Field(description="Patient vu (consultation réalisée).")
     noshow: int = Field(description="Non venu.")
     advice: int = Field(description="Conseil médical.")
     redirected: int = Field(description="Réorienté 15 / urgences.")
+    oriented: int = Field(description="Orienté ailleurs (PDSA, pharmacie).")
     unplaced: int = Field(description="Sans solution.")
     cancelled: int = Field(description="Annulée.")
 
@@ -47,52 +52,34 @@ class IndicatorsOut(Schema):
     start: date = Field(description="Premier jour de la période (heure de Paris), inclus.")
     end: date = Field(description="Dernier jour de la période (heure de Paris), inclus.")
     territory: UUID | None = Field(description="SAS ou CPTS demandé ; null = tout le périmètre.")
-    requests_total: int = Field(description="Demandes créées pendant la période.")
+    requests_total: int = Field(description=definition("requests_total"))
     requests_by_channel: ChannelCounts
-    consultations_done: int = Field(description="Demandes au statut « patient vu » (done).")
-    response_rate: float = Field(
-        description="consultations_done / requests_total, arrondi à 4 décimales (0 sans demande)."
-    )
-    no_shows: int = Field(description="Demandes au statut « non venu » (noshow).")
-    no_show_rate: float = Field(
-        description="no_shows / (consultations_done + no_shows), 4 décimales (0 si aucun)."
-    )
-    redirected_to_15: int = Field(description="Demandes réorientées vers le 15 / les urgences.")
-    unplaced: int = Field(description="Demandes closes sans solution.")
+    consultations_done: int = Field(description=definition("consultations_done"))
+    response_rate: float = Field(description=definition("response_rate"))
+    no_shows: int = Field(description=definition("no_shows"))
+    no_show_rate: float = Field(description=definition("no_show_rate"))
+    redirected_to_15: int = Field(description=definition("redirected_to_15"))
+    unplaced: int = Field(description=definition("unplaced"))
     requests_by_status: StatusCounts = Field(
         description="Demandes par statut actuel (issue) ; la somme vaut requests_total."
     )
     motifs: dict[str, int] = Field(description="Nombre de demandes par code CISP-2.")
-    usable_motifs: int = Field(description="Demandes portant un motif CISP-2.")
-    unusable_motifs: int = Field(description="Demandes sans motif CISP-2.")
-    booked_requests: int = Field(
-        description="Demandes ayant au moins un rendez-vous non annulé (base des délais)."
-    )
-    median_delay_hours: float | None = Field(
-        description=(
-            "Délai médian (heures, 2 décimales) entre la création de la demande et le début du "
-            "créneau réservé ; null sans demande réservée."
-        )
-    )
-    p90_delay_hours: float | None = Field(
-        description="9e décile (percentile continu 0,9) du même délai, en heures ; null sinon."
-    )
-    within_24h_rate: float = Field(description="Part des demandes réservées vues sous 24 h.")
-    within_48h_rate: float = Field(description="Part des demandes réservées vues sous 48 h.")
-    professionals_publishing: int = Field(
-        description="Professionnels ayant au moins un créneau (non fermé) dans la période."
-    )
-    professionals_accepted: int = Field(
-        description="Professionnels ayant au moins un rendez-vous non annulé sur ces demandes."
-    )
+    usable_motifs: int = Field(description=definition("usable_motifs"))
+    unusable_motifs: int = Field(description=definition("unusable_motifs"))
+    booked_requests: int = Field(description=definition("booked_requests"))
+    seen_requests: int = Field(description=definition("seen_requests"))
+    median_delay_hours: float | None = Field(description=definition("median_delay_hours"))
+    p90_delay_hours: float | None = Field(description=definition("p90_delay_hours"))
+    within_24h_rate: float = Field(description=definition("within_24h_rate"))
+    within_48h_rate: float = Field(description=definition("within_48h_rate"))
+    professionals_publishing: int = Field(description=definition("professionals_publishing"))
+    professionals_accepted: int = Field(description=definition("professionals_accepted"))
     solicited_by_profession: dict[str, int] = Field(
         description="Rendez-vous non annulés par profession du professionnel."
     )
-    slots_published: int = Field(
-        description="Créneaux non fermés commençant dans la période, dans le territoire."
-    )
-    slots_used: int = Field(description="Parmi eux, créneaux ayant un rendez-vous non annulé.")
-    slots_use_rate: float = Field(description="slots_used / slots_published, 4 décimales.")
+    slots_published: int = Field(description=definition("slots_published"))
+    slots_used: int = Field(description=definition("slots_used"))
+    slots_use_rate: float = Field(description=definition("slots_use_rate"))
     bookings_by_kind: dict[str, int] = Field(
         description="Rendez-vous non annulés par type : slot (créneau publié), surnumeraire, "
         "niveau2."
@@ -118,7 +105,8 @@ def _territory_filter(scope: Scope, territory: str | None) -> dict:
     description=(
         "Période en dates locales (Europe/Paris), bornes incluses, 400 jours au plus. "
         "`territory` : identifiant public d'un SAS ou d'une CPTS de votre périmètre "
-        "(404 sinon) ; absent = tout votre périmètre. Définitions : docs/indicators.md. "
+        "(404 sinon) ; absent = tout votre périmètre. Chaque champ porte sa définition, "
+        "la même que sur le tableau de bord. "
         "Portée de jeton : `indicators:read`."
     ),
 )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from relais.directory.models import Profession
+from relais.indicators.definitions import DEFINITIONS, RATE_KEYS, SUMMARY_KEYS, label
 from relais.orientation.models import BookingKind
 from relais.regulation.models import Channel, RequestStatus
 
@@ -89,27 +90,11 @@ def _delta(now, before):
 
 
 def summary_rows(figures: dict) -> list[tuple[str, object]]:
-    """(label, value) of the key figures of indicators_compute."""
+    """(label, value) of the key figures of indicators_compute; labels and definitions in
+    relais.indicators.definitions (the same in the page, the API and the docs)."""
     return [
-        ("Demandes", figures["requests_total"]),
-        ("Consultations réalisées", figures["consultations_done"]),
-        ("Taux de réponse (%)", _pct(figures["response_rate"])),
-        ("Non venus", figures["no_shows"]),
-        ("Taux de non-venue (%)", _pct(figures["no_show_rate"])),
-        ("Réorientés 15 / urgences", figures["redirected_to_15"]),
-        ("Sans solution", figures["unplaced"]),
-        ("Demandes avec rendez-vous", figures["booked_requests"]),
-        ("Délai médian demande → rendez-vous (h)", figures["median_delay_hours"]),
-        ("Délai 90e centile (h)", figures["p90_delay_hours"]),
-        ("Vus sous 24 h (%)", _pct(figures["within_24h_rate"])),
-        ("Vus sous 48 h (%)", _pct(figures["within_48h_rate"])),
-        ("Motifs CISP-2 renseignés", figures["usable_motifs"]),
-        ("Sans motif CISP-2", figures["unusable_motifs"]),
-        ("Professionnels publiant des créneaux", figures["professionals_publishing"]),
-        ("Professionnels ayant pris au moins un patient", figures["professionals_accepted"]),
-        ("Créneaux publiés", figures["slots_published"]),
-        ("Créneaux utilisés", figures["slots_used"]),
-        ("Taux d'utilisation des créneaux (%)", _pct(figures["slots_use_rate"])),
+        (label(key), _pct(figures[key]) if key in RATE_KEYS else figures[key])
+        for key in SUMMARY_KEYS
     ]
 
 
@@ -296,11 +281,25 @@ def contract_table(contract: dict) -> DataTable:
                 _pct(contract["requests_with_cpts_appointment_rate"]),
             ],
             [
-                "Consultations réalisées par un effecteur de la CPTS",
+                label("consultations_done_via_cpts"),
                 contract["consultations_done_via_cpts"],
             ],
         ],
         sheet="Contrat CPTS (mission SAS)",
+    )
+
+
+GLOSSARY_KEYS = [*SUMMARY_KEYS, "consultations_done_via_cpts"]
+
+
+def glossary() -> list[tuple[str, str]]:
+    """(label, definition) of every key figure, in page order."""
+    return [DEFINITIONS[key] for key in GLOSSARY_KEYS]
+
+
+def definitions_table() -> DataTable:
+    return DataTable(
+        "definitions", "Définitions", ["Indicateur", "Définition"], [list(t) for t in glossary()]
     )
 
 

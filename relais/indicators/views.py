@@ -30,7 +30,7 @@ from relais.indicators.selectors import (
     territories_for_scope,
     territory_get_for_scope,
 )
-from relais.indicators.tables import REPORT_SLUGS, dashboard_tables
+from relais.indicators.tables import REPORT_SLUGS, dashboard_tables, definitions_table, glossary
 
 MONTHS = [
     "janvier",
@@ -139,6 +139,7 @@ def dashboard(request):
             "kpis": _kpis(now, before),
             "report_month": f"{start:%Y-%m}",
             "red_flag_questions": _red_flag_questions(start, end, territory),
+            "definitions": glossary(),
         },
         status=400 if error else 200,
     )
@@ -246,7 +247,7 @@ def _report_context(request):
     start, end = _month(request.GET)
     data = indicators_dashboard(start=start, end=end, territory=territory)
     by_slug = {t.slug: t for t in dashboard_tables(data)}
-    tables = [by_slug[slug] for slug in REPORT_SLUGS]
+    tables = [*(by_slug[slug] for slug in REPORT_SLUGS), definitions_table()]
     month = f"{MONTHS[start.month - 1]} {start.year}"
     return {
         "territory": territory,

@@ -61,10 +61,13 @@ def test_it_computes_every_figure_of_a_known_month(march, sas91):
         "usable_motifs": 6,
         "unusable_motifs": 2,
         "booked_requests": 4,
+        "seen_requests": 2,  # r1 and r3 fulfilled; r2 no-show, r7 still to come
         "median_delay_hours": 20.0,  # delays 2, 10, 30, 60 h
         "p90_delay_hours": 51.0,  # position 0.9 * 3 = 2.7: 30 + 0.7 * (60 - 30)
+        # Seen: r1 after 2 h, r3 after 60 h. Before: over the booked requests (0.5, 0.75),
+        # so r2's no-show at 30 h and r7's appointment to come counted as "seen".
         "within_24h_rate": 0.5,
-        "within_48h_rate": 0.75,
+        "within_48h_rate": 0.5,
         "professionals_publishing": 3,  # gp, physio, cancelled_gp (its slot is free again)
         "professionals_accepted": 2,  # gp, physio; the cancelled booking does not count
         "solicited_by_profession": {
@@ -145,7 +148,8 @@ def test_it_counts_a_booking_made_through_the_booking_service(cpts_a, olivia):
     assert figures["requests_total"] == 1
     assert figures["booked_requests"] == 1
     assert figures["median_delay_hours"] == pytest.approx(3.0, abs=0.02)
-    assert figures["within_24h_rate"] == 1.0
+    # An appointment still to come: booked, not yet seen.
+    assert (figures["seen_requests"], figures["within_24h_rate"]) == (0, 0.0)
     assert figures["professionals_accepted"] == 1
     assert figures["solicited_by_profession"]["medecin"] == 1
 
