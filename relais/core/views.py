@@ -14,6 +14,10 @@ def home(request):
         return redirect("orientation:my_patients")
     if scope.can("indicators.view"):
         return redirect("indicators:dashboard")
+    if scope.can("referrals.own"):  # a pharmacist, nurse or physio who refers (adresseur)
+        return redirect("referrals:mine")
+    if scope.can("agenda.manage"):  # a secretary managing a professional's agenda
+        return redirect("agenda:index")
     return render(request, "core/home.html")
 
 

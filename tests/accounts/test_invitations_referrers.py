@@ -27,6 +27,7 @@ def test_a_referrer_refers_then_follows_only_their_own_referrals(client, cpts_a)
     nurse = referrer("infirmiere", cpts_a, "infirmier")
     physio = referrer("kine", cpts_a, "kine")
     client.force_login(nurse)
+    assert client.get(reverse("core:home"))["Location"] == reverse("referrals:mine")
     client.post(reverse("regulation:referral_new"), REFERRAL)
     req = Request.objects.get()
     assert req.channel == "professional" and req.created_by == nurse
@@ -43,3 +44,9 @@ def test_people_without_the_role_cannot_open_the_page(client, olivia, coralie):
     for user in (olivia, coralie):
         client.force_login(user)
         assert client.get(reverse("referrals:mine")).status_code == 403
+
+
+def test_a_secretary_lands_on_the_agenda(client, cpts_a):
+    secretary = f.member(f.UserFactory(username="secretaire"), Role.DELEGATAIRE, cpts=cpts_a)
+    client.force_login(secretary)
+    assert client.get(reverse("core:home"))["Location"] == reverse("agenda:index")
