@@ -260,6 +260,30 @@ def import_preview(request, public_id):
     )  # fmt: skip
 
 
+def _cell(value):
+    return {True: "oui", False: "non"}.get(value, value) if isinstance(value, bool) else value
+
+
+@require("directory.manage")
+def import_errors(request, public_id):
+    """The refused lines of a batch with their reasons, as CSV to correct and re-send:
+    every cell through the formula-safe writer (relais.core.csv_safety)."""
+    managed = managed_for(request.user)
+    batch = import_batch_managed_get(managed=managed, public_id=public_id)
+    parsed = import_parse(text=batch.content)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="lignes-refusees.csv"'
+    response.write("\ufeff")
+    writer = safe_writer(response, delimiter=";")
+    columns = list(COLUMNS)
+    writer.writerow(["ligne", "erreurs", *[COLUMNS[c][0] for c in columns]])
+    for line in parsed.refused:
+        writer.writerow(
+            [line.number, " ".join(line.errors), *[_cell(line.values.get(c, "")) for c in columns]]
+        )
+    return response
+
+
 # --- joining a CPTS ---------------------------------------------------------------------------
 
 JOIN_LIMITS = (ratelimit.Limit(5, 600), ratelimit.Limit(20, 86400))

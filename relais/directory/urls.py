@@ -21,6 +21,7 @@ urlpatterns = [
     path(A + "import/", bo.import_upload, name="import_upload"),
     path(A + "import/modele.csv", bo.import_template, name="import_template"),
     path(A + "import/<uuid:public_id>/", bo.import_preview, name="import_preview"),
+    path(A + "import/<uuid:public_id>/erreurs.csv", bo.import_errors, name="import_errors"),
     path(A + "adhesions/", bo.join_requests, name="join_requests"),
     path(A + "adhesions/<uuid:public_id>/", bo.join_decide, name="join_decide"),
     path("cpts/<uuid:public_id>/adhesion/", bo.join_request, name="join_request"),

@@ -279,3 +279,21 @@ def test_the_template_download_is_an_importable_example(client, coord_a, commune
     parsed = import_parse(text=text)
     assert len(parsed.lines) == 1 and parsed.lines[0].errors == []
     assert User.objects.filter(username="coordinatrice_a").exists()
+
+
+def test_the_refused_lines_download_neutralises_formulas(
+    client, coord_a, coralie, cpts_a, communes
+):
+    text = csv_text(line(1), line(2, nom='=HYPERLINK("http://x")', rpps="123"))
+    batch = ImportBatch.objects.create(cpts=cpts_a, created_by=coord_a, content=text)
+    url = reverse("directory:import_errors", args=[batch.public_id])
+    client.force_login(coord_a)
+    rows = client.get(url).content.decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("ligne;erreurs;rpps;nom")
+    assert len(rows) == 2 and rows[1].startswith("3;")
+    assert (
+        "'=HYPERLINK" in rows[1] and ";=HYPERLINK" not in rows[1] and '"=HYPERLINK' not in rows[1]
+    )
+    assert "11 chiffres" in rows[1] and rows[1].endswith(";oui;non")
+    client.force_login(coralie)
+    assert client.get(url).status_code == 404

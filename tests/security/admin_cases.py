@@ -159,6 +159,9 @@ def build_table():
         "GET directory:import_preview": page(
             "directory:import_preview", ADMIN_ONLY, batch, note="a CPTS A batch"
         ),
+        "GET directory:import_errors": page(
+            "directory:import_errors", ADMIN_ONLY, batch, note="a CPTS A batch"
+        ),
         "GET directory:join_requests": page("directory:join_requests", MANAGERS),
         "POST directory:join_decide": page(
             "directory:join_decide", ADMIN_ONLY, join, data=lambda c: {"decision": "refuse"}
@@ -209,6 +212,7 @@ READ_ONLY = {
     "accounts:password_reset_done",
     "accounts:password_reset_complete",
     "referrals:mine",
+    "directory:import_errors",
 }
 
 
