@@ -9,7 +9,9 @@ from relais.accounts.api_auth import require_api
 from relais.accounts.permissions import Scope
 from relais.indicators.definitions import definition
 from relais.indicators.selectors import (
+    indicators_by_door,
     indicators_compute,
+    indicators_level2,
     period_check,
     territory_get_for_scope,
 )
@@ -48,6 +50,33 @@ class RedFlagQuestionsOut(Schema):
     requests: int = Field(description="Demandes concernées.")
 
 
+class DoorOut(Schema):
+    requests: int = Field(description="Demandes arrivées par cette porte.")
+    done: int = Field(description="Parmi elles, consultations réalisées.")
+    partner: int = Field(description="Parmi elles, rendez-vous pris via un logiciel partenaire.")
+
+
+class DoorsOut(Schema):
+    sas: DoorOut
+    cpts_line: DoorOut
+    web: DoorOut
+    referral: DoorOut
+
+
+class Level2Out(Schema):
+    calls: int = Field(description=definition("level2_calls"))
+    requests: int = Field(description="Demandes ayant eu au moins un appel de niveau 2.")
+    accepted: int = Field(description=definition("level2_accepted"))
+    acceptance_rate: float = Field(description="accepted / calls, 4 décimales.")
+    median_hours_to_acceptance: float | None = Field(
+        description=definition("level2_median_hours_to_acceptance")
+    )
+    expired: int = Field(description=definition("level2_expired"))
+    cancelled: int = Field(description="Appels annulés.")
+    open: int = Field(description="Appels encore ouverts.")
+    unplaced_requests: int = Field(description=definition("level2_unplaced_requests"))
+
+
 class IndicatorsOut(Schema):
     start: date = Field(description="Premier jour de la période (heure de Paris), inclus.")
     end: date = Field(description="Dernier jour de la période (heure de Paris), inclus.")
@@ -84,6 +113,8 @@ class IndicatorsOut(Schema):
         description="Rendez-vous non annulés par type : slot (créneau publié), surnumeraire, "
         "niveau2."
     )
+    requests_by_door: DoorsOut = Field(description=definition("requests_by_door"))
+    level2: Level2Out = Field(description="Niveau 2 : appels aux volontaires de la CPTS.")
     red_flag_questions: list[RedFlagQuestionsOut] = Field(
         description="Questions de confirmation des signes de gravité posées à l'accueil "
         "(téléphone, formulaire web, adressage), par critère (issue 15)."
@@ -115,6 +146,8 @@ def indicators(request, start: date, end: date, territory: str | None = None):
     period_check(start=start, end=end)
     territory_filter = _territory_filter(scope, territory)
     figures = indicators_compute(start=start, end=end, **territory_filter)
+    figures["requests_by_door"] = indicators_by_door(start=start, end=end, **territory_filter)
+    figures["level2"] = indicators_level2(start=start, end=end, **territory_filter)
     from relais.regulation.red_flags import red_flag_question_stats_for
 
     questions = red_flag_question_stats_for(start=start, end=end, **territory_filter)

@@ -102,6 +102,33 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
         "Taux d'utilisation des créneaux (%)",
         "Créneaux utilisés / créneaux publiés.",
     ),
+    "requests_by_door": (
+        "Demandes par porte d'entrée",
+        "SAS (15 / 116 117) : demande téléphonique prise par un opérateur, un ARM ou un "
+        "régulateur du SAS, ou arrivée par l'API ; ligne de la CPTS : prise par une personne "
+        "n'ayant qu'un rôle CPTS ; formulaire web ; adressage par un professionnel. « Dont "
+        "logiciel partenaire » : rendez-vous non annulé pris dans le logiciel d'un partenaire.",
+    ),
+    "level2_calls": (
+        "Appels de niveau 2",
+        "Appels lancés aux volontaires de la CPTS pour les demandes de la période.",
+    ),
+    "level2_accepted": (
+        "Appels de niveau 2 acceptés",
+        "Appels qu'un volontaire a acceptés (il a pris le patient).",
+    ),
+    "level2_median_hours_to_acceptance": (
+        "Délai médian jusqu'à l'acceptation (h)",
+        "Médiane, en heures, entre le lancement de l'appel et son acceptation.",
+    ),
+    "level2_expired": (
+        "Appels de niveau 2 sans réponse",
+        "Appels arrivés à échéance sans qu'aucun volontaire ne les accepte.",
+    ),
+    "level2_unplaced_requests": (
+        "Demandes sans solution après un appel de niveau 2",
+        "Demandes ayant eu un appel de niveau 2 et closes sans solution.",
+    ),
 }
 
 

@@ -696,4 +696,113 @@ def indicators_dashboard(*, start: date, end: date, territory: Territory) -> dic
         "weekly": indicators_weekly(daily),
         "heatmap": indicators_heatmap(start=start, end=end, **territory.filter),
         "contract": contract_compute(start=start, end=end, **territory.filter),
+        "doors": indicators_by_door(start=start, end=end, **territory.filter),
+        "level2": indicators_level2(start=start, end=end, **territory.filter),
+    }
+
+
+# --- Doors and niveau 2 (issue 19, item 8) -------------------------------------------------
+
+DOORS = [
+    ("sas", "SAS (15 / 116 117)"),
+    ("cpts_line", "Ligne de la CPTS"),
+    ("web", "Formulaire web"),
+    ("referral", "Adressage par un professionnel"),
+]
+
+
+def indicators_by_door(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> dict[str, dict]:
+    """The period's requests split by the door they came in by, with the patients seen and
+    the requests booked through a partner software. One grouped query.
+
+    A phone request came through the CPTS line when the person who took it holds a CPTS
+    role and no SAS role; otherwise (a SAS operator, an ARM, a régulateur, the LRM or an API
+    client) through the SAS. Web and professional requests are their own doors.
+    """
+    from django.db.models import Case, Exists, OuterRef, Value, When
+
+    from relais.accounts.models import Membership
+
+    lower, upper = period_bounds(start=start, end=end)
+    requests = Request.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    ).order_by()
+    sas_role = Membership.objects.filter(user=OuterRef("created_by"), sas__isnull=False)
+    cpts_role = Membership.objects.filter(user=OuterRef("created_by"), cpts__isnull=False)
+    partner = Booking.objects.filter(request=OuterRef("pk"), channel="partner").exclude(
+        status=BookingStatus.CANCELLED
+    )
+    rows = (
+        requests.annotate(
+            door=Case(
+                When(channel=Channel.WEB, then=Value("web")),
+                When(channel=Channel.PROFESSIONAL, then=Value("referral")),
+                When(Exists(cpts_role) & ~Exists(sas_role), then=Value("cpts_line")),
+                default=Value("sas"),
+            ),
+            via_partner=Exists(partner),
+        )
+        .values("door")
+        .annotate(
+            requests=Count("pk"),
+            done=Count("pk", filter=Q(status=RequestStatus.DONE)),
+            partner=Count("pk", filter=Q(via_partner=True)),
+        )
+    )
+    result = {key: {"requests": 0, "done": 0, "partner": 0} for key, _ in DOORS}
+    for row in rows:
+        result[row["door"]] = {k: row[k] for k in ("requests", "done", "partner")}
+    return result
+
+
+def indicators_level2(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> dict:
+    """Niveau-2 calls launched for the period's requests: how many, accepted, time to the
+    acceptance (median, hours), unanswered (expired) and withdrawn (cancelled); and the
+    requests with a call that stayed without a solution. Two small queries."""
+    from relais.orientation.models import Level2Call, Level2Status
+
+    lower, upper = period_bounds(start=start, end=end)
+    calls = Level2Call.objects.filter(
+        _request_q(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids, prefix="request__")
+    ).order_by()
+    counts = calls.aggregate(
+        calls=Count("pk"),
+        requests=Count("request_id", distinct=True),
+        accepted=Count("pk", filter=Q(status=Level2Status.ACCEPTED)),
+        expired=Count("pk", filter=Q(status=Level2Status.EXPIRED)),
+        cancelled=Count("pk", filter=Q(status=Level2Status.CANCELLED)),
+        open=Count("pk", filter=Q(status=Level2Status.OPEN)),
+        unplaced=Count(
+            "request_id", distinct=True, filter=Q(request__status=RequestStatus.UNPLACED)
+        ),
+    )
+    waits = sorted(
+        (accepted - created).total_seconds()
+        for created, accepted in calls.filter(
+            status=Level2Status.ACCEPTED, accepted_at__isnull=False
+        ).values_list("created_at", "accepted_at")
+    )
+    median = round(_percentile_cont(waits, 0.5) / 3600, HOURS_DIGITS) if waits else None
+    return {
+        "calls": counts["calls"],
+        "requests": counts["requests"],
+        "accepted": counts["accepted"],
+        "acceptance_rate": _rate(counts["accepted"], counts["calls"]),
+        "median_hours_to_acceptance": median,
+        "expired": counts["expired"],
+        "cancelled": counts["cancelled"],
+        "open": counts["open"],
+        "unplaced_requests": counts["unplaced"],
     }

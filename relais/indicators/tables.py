@@ -239,8 +239,12 @@ def dashboard_tables(data: dict) -> list[DataTable]:
         "Heure de Paris du début du créneau (créneaux non fermés).",
         sheet="Offre par jour et heure",
     )
+    doors = door_table(data["doors"], total)
+    level2 = level2_table(data["level2"])
     return [
         summary,
+        doors,
+        level2,
         channels,
         outcomes,
         motifs,
@@ -289,7 +293,60 @@ def contract_table(contract: dict) -> DataTable:
     )
 
 
-GLOSSARY_KEYS = [*SUMMARY_KEYS, "consultations_done_via_cpts"]
+def door_table(doors: dict, total: int) -> DataTable:
+    from relais.indicators.selectors import DOORS
+
+    return DataTable(
+        "portes",
+        label("requests_by_door"),
+        [
+            "Porte d'entrée",
+            "Demandes",
+            "Part (%)",
+            "Consultations réalisées",
+            "Dont logiciel partenaire",
+        ],
+        [
+            [
+                name,
+                doors[key]["requests"],
+                _share(doors[key]["requests"], total),
+                doors[key]["done"],
+                doors[key]["partner"],
+            ]
+            for key, name in DOORS
+        ],
+        sheet="Demandes par porte d'entrée",
+    )
+
+
+def level2_table(level2: dict) -> DataTable:
+    return DataTable(
+        "niveau2",
+        "Niveau 2 (volontaires de la CPTS)",
+        ["Indicateur", "Valeur"],
+        [
+            [label("level2_calls"), level2["calls"]],
+            [label("level2_accepted"), level2["accepted"]],
+            ["Taux d'acceptation (%)", _pct(level2["acceptance_rate"])],
+            [label("level2_median_hours_to_acceptance"), level2["median_hours_to_acceptance"]],
+            [label("level2_expired"), level2["expired"]],
+            [label("level2_unplaced_requests"), level2["unplaced_requests"]],
+        ],
+        sheet="Niveau 2",
+    )
+
+
+GLOSSARY_KEYS = [
+    *SUMMARY_KEYS,
+    "consultations_done_via_cpts",
+    "requests_by_door",
+    "level2_calls",
+    "level2_accepted",
+    "level2_median_hours_to_acceptance",
+    "level2_expired",
+    "level2_unplaced_requests",
+]
 
 
 def glossary() -> list[tuple[str, str]]:
@@ -306,6 +363,8 @@ def definitions_table() -> DataTable:
 REPORT_SLUGS = [
     "contrat",
     "synthese",
+    "portes",
+    "niveau2",
     "canaux",
     "issues",
     "motifs",
