@@ -138,6 +138,9 @@ _PAST_MARKER = re.compile(
     r"\b(?:(?:en|in) (?:19|20)\d\d|il y a \d+ (?:ans|an|mois)|\d+ (?:ans|years) plus tot|"
     r"years ago|l'an dernier|l an dernier|l'annee derniere|l annee derniere|le mois dernier|"
     r"l'hiver dernier|l hiver dernier|last (?:month|year|winter)|a \d+ (?:ans|mois)|"
+    r"dans (?:l'|l |son |sa |mon |ma )?enfance|"
+    r"quand (?:il|elle|j) ?(?:etait|etais) (?:petite?|enfant)|"
+    r"as a child|in childhood|"
     r"est mort|est morte|decede|decedee|s'est suicide|s est suicide|died|atcd|antecedents?)\b"
 )
 _RESOLVED = re.compile(

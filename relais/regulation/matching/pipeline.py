@@ -108,6 +108,9 @@ class Speller:
         self.french = {fold(w) for w in top_n_list("fr", 80000)}
         self.french |= {fold(w) for w in top_n_list("en", 20000)}
         self.known = set(words) | self.french
+        # words of the qualifier cues added here, left as they are: "could" reduced to a
+        # lexicon prefix ("coul*") would no longer match the cue "could be"
+        self.protected: set[str] = set()
 
     def canonical(self, word: str) -> str:
         """The longest lexicon prefix a word starts with, else the word."""
@@ -164,6 +167,9 @@ class Speller:
         close = process.extract(
             token, self.words, scorer=Levenshtein.distance, score_cutoff=cutoff, limit=8
         )
+        # two edits only when the first letter stands: typos and SMS spelling keep it
+        # ("diaree" -> "diarrhee"), "recousu" is not "secous"
+        close = [c for c in close if c[1] <= 1 or c[0][:1] == token[:1]]
         if close:
             # fewest edits, then the longest common beginning ("diaree" -> "diarrhee")
             best = min(close, key=lambda c: (c[1], -_common_prefix(token, c[0]), c[0]))
@@ -186,7 +192,7 @@ class Speller:
             bare = norm.rstrip("'")
             if bare != norm and len(bare) > 2 and bare not in FILLERS:
                 norm = token.norm_ = bare  # "can't", "jusqu'", "lorsqu'"
-            fixed = self.correct(norm) if bare not in FILLERS else norm
+            fixed = norm if bare in FILLERS or bare in self.protected else self.correct(norm)
             if fixed != norm:
                 token.norm_ = fixed
                 bare = fixed.rstrip("'")
@@ -215,6 +221,9 @@ _HYPOTHESIS_EXTRA = [
     "could be",
     "might be",
     "afraid it",
+    # the subjunctive after a fear or a doubt: "peur que son fils ait une torsion"
+    "ait",
+    "aient",
 ]
 # Not negations: "n'arrive pas à respirer", "saignement non contrôlé" are the red flag itself.
 _NEGATION_PSEUDO = [
@@ -233,6 +242,13 @@ _NEGATION_PSEUDO = [
     "ne passe pas",
     "ne s'arrête pas",
     "ne reprend pas",
+    # the same in spoken / SMS French, without its "ne"
+    "arrive pas",
+    "arrive plus",
+    "peut pas",
+    "peut plus",
+    "peux pas",
+    "peux plus",
 ]
 _NEGATION_EXTRA = ["no", "not", "without", "denies", "nie", "nie toute", "never", "jamais pensé"]
 _HISTORY_EXTRA = [
@@ -259,10 +275,13 @@ def build(terms: dict[str, list[str]], speller: Speller):
         out = list(patterns)
         for cue in patterns:
             words = [w for w in re.split(r"[\s']+", fold(cue)) if w and w not in FILLERS]
-            if words and " ".join(words) != fold(cue):
+            # never down to one word: "pas sûr" (not sure) is not the cue "pas"
+            if len(words) > 1 and " ".join(words) != fold(cue):
                 out.append(" ".join(words))
         return out
 
+    for cue in _HYPOTHESIS_EXTRA + _NEGATION_EXTRA + _NEGATION_PSEUDO + _HISTORY_EXTRA:
+        speller.protected.update(w for w in re.split(r"[\s'\-]+", fold(cue)) if len(w) > 3)
     spans = {"concepts": True}
     nlp = edsnlp.blank("eds")
     nlp.add_pipe(eds.normalizer())
@@ -284,7 +303,22 @@ def build(terms: dict[str, list[str]], speller: Speller):
     )
     # "idée de" is a hypothesis cue in clinical notes but "idées de suicide" is a red flag.
     preceding = [p for p in hypothesis_patterns.preceding if p != "idée de"]
-    nlp.add_pipe(eds.hypothesis(span_getter=spans, preceding=cues(preceding + _HYPOTHESIS_EXTRA)))
+    # "reprendre" is one of eds.hypothesis's verbs (resuming a treatment), but "n'arrive pas
+    # à reprendre son souffle" is a dyspnoea
+    hypothesis_pseudo = list(hypothesis_patterns.pseudo) + [
+        "reprendre son souffle",
+        "reprendre sa respiration",
+        "reprend son souffle",
+        "reprend pas son souffle",
+    ]
+    nlp.add_pipe(
+        eds.hypothesis(
+            span_getter=spans,
+            preceding=cues(preceding + _HYPOTHESIS_EXTRA),
+            pseudo=cues(hypothesis_pseudo),
+            verbs_eds=[v for v in hypothesis_patterns.verbs_eds if v != "reprendre"],
+        )
+    )
     nlp.add_pipe(eds.reported_speech(span_getter=spans))
     # Custom components go in last (edsnlp builds its matchers' patterns with the pipes
     # already there), before the matcher.
