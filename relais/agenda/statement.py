@@ -457,3 +457,35 @@ def statement_csv(statement: Statement) -> bytes:
         ]
     )
     return out.getvalue().encode("utf-8")
+
+
+def majorations_due(
+    consultations: list[datetime], *, cap: int, lower: datetime, upper: datetime
+) -> int:
+    """Majorations due for the consultations starting in [lower, upper), by the statement's
+    rule: per ISO week (Paris dates), the week's consultations in time order, the first
+    `cap` of them only, whichever period they fall in. `consultations`: every fulfilled
+    consultation of the weeks touching the period (those outside it consume the cap)."""
+    taken: dict[tuple[int, int], int] = {}
+    due = 0
+    for moment in sorted(consultations):
+        year, week, _ = timezone.localdate(moment).isocalendar()
+        before = taken.get((year, week), 0)
+        taken[(year, week)] = before + 1
+        if lower <= moment < upper and before < cap:
+            due += 1
+    return due
+
+
+def weekly_parameters(professional_cpts) -> tuple[Decimal, int]:
+    """(amount, weekly cap) of the majoration for a professional of this CPTS (or None)."""
+    amount = _parameter(
+        professional_cpts, "majoration_eur", "RELAIS_SNP_MAJORATION_EUR", DEFAULT_MAJORATION_EUR
+    )
+    cap = _parameter(
+        professional_cpts,
+        "majoration_weekly_cap",
+        "RELAIS_SNP_MAJORATION_WEEKLY_CAP",
+        DEFAULT_WEEKLY_CAP,
+    )
+    return Decimal(str(amount)), int(cap)

@@ -102,6 +102,15 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
         "Taux d'utilisation des créneaux (%)",
         "Créneaux utilisés / créneaux publiés.",
     ),
+    "participants": (
+        "Médecins participants",
+        "Médecins du territoire participant au SAS, volontaires de niveau 2 ou ayant publié "
+        "un créneau dans la période : créneaux et heures publiés, semaines de la période avec "
+        "au moins 2 h publiées (semaines entières, condition du forfait SAS) face à la "
+        "déclaration « 2 h par semaine », patients vus, non venus, et majorations SNP dues "
+        "(au plus 20 par semaine ISO, même à cheval sur deux périodes), comme le relevé de "
+        "participation.",
+    ),
     "requests_by_door": (
         "Demandes par porte d'entrée",
         "SAS (15 / 116 117) : demande téléphonique prise par un opérateur, un ARM ou un "

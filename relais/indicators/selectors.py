@@ -698,6 +698,7 @@ def indicators_dashboard(*, start: date, end: date, territory: Territory) -> dic
         "contract": contract_compute(start=start, end=end, **territory.filter),
         "doors": indicators_by_door(start=start, end=end, **territory.filter),
         "level2": indicators_level2(start=start, end=end, **territory.filter),
+        "participants": indicators_participants(start=start, end=end, **territory.filter),
     }
 
 
@@ -806,3 +807,113 @@ def indicators_level2(
         "open": counts["open"],
         "unplaced_requests": counts["unplaced"],
     }
+
+
+# --- Participating doctors (issue 19, item 8) -----------------------------------------------
+
+
+def indicators_participants(
+    *,
+    start: date,
+    end: date,
+    sas_ids: Iterable[int] | None = None,
+    cpts_ids: Iterable[int] | None = None,
+) -> list[dict]:
+    """One row per participating doctor of the territory (SAS participant, niveau-2
+    volunteer, or owner of a slot published in the period): slots and hours published,
+    ISO weeks of the period with at least the forfait's weekly hours published (whole
+    weeks), the "2 h a week" declaration, patients seen, no-shows, and the majorations due
+    by the participation statement's rule (relais.agenda.statement). Three queries."""
+    from django.conf import settings
+
+    from relais.agenda.statement import (
+        DEFAULT_FORFAIT_MIN_WEEKLY_HOURS,
+        majorations_due,
+        weekly_parameters,
+    )
+
+    lower, upper = period_bounds(start=start, end=end)
+    monday = start - timedelta(days=start.weekday())
+    weeks_lower = datetime.combine(monday, time.min, tzinfo=PARIS)
+    weeks_upper = datetime.combine(end + timedelta(days=7 - end.weekday()), time.min, tzinfo=PARIS)
+    published = _published_slots(lower=lower, upper=upper, sas_ids=sas_ids, cpts_ids=cpts_ids)
+    doctors = list(
+        _professionals_in_territory(sas_ids=sas_ids, cpts_ids=cpts_ids)
+        .filter(profession=Profession.MEDECIN)
+        .filter(
+            Q(sas_participant=True)
+            | Q(cpts_level2=True)
+            | Q(pk__in=published.values("professional_id"))
+        )
+        .select_related("cpts")
+        .order_by("last_name", "first_name", "pk")
+    )
+    ids = [d.pk for d in doctors]
+    minimum = float(
+        getattr(settings, "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS", DEFAULT_FORFAIT_MIN_WEEKLY_HOURS)
+    )
+    slots: dict[int, int] = dict.fromkeys(ids, 0)
+    hours: dict[int, float] = dict.fromkeys(ids, 0.0)
+    week_hours: dict[tuple[int, tuple], float] = {}
+    for pro, slot_start, slot_end, n in (
+        Slot.objects.filter(professional_id__in=ids, start__gte=weeks_lower, start__lt=weeks_upper)
+        .exclude(status=SlotStatus.BLOCKED)
+        .values_list("professional_id", "start", "end")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        length = (slot_end - slot_start).total_seconds() / 3600
+        key = (pro, slot_start.astimezone(PARIS).date().isocalendar()[:2])
+        week_hours[key] = week_hours.get(key, 0.0) + length  # a plage once, whatever its places
+        if lower <= slot_start < upper:
+            slots[pro] += n
+            hours[pro] += length
+    period_weeks = []
+    day = monday
+    while day <= end:
+        period_weeks.append(day.isocalendar()[:2])
+        day += timedelta(days=7)
+    consultations: dict[int, list[datetime]] = {pk: [] for pk in ids}
+    seen = dict.fromkeys(ids, 0)
+    noshows = dict.fromkeys(ids, 0)
+    for pro, slot_start, status in (
+        Booking.objects.filter(
+            slot__professional_id__in=ids,
+            slot__start__gte=weeks_lower,
+            slot__start__lt=weeks_upper,
+            status__in=[BookingStatus.FULFILLED, BookingStatus.NOSHOW],
+        )
+        .values_list("slot__professional_id", "slot__start", "status")
+        .order_by()
+    ):
+        inside = lower <= slot_start < upper
+        if status == BookingStatus.FULFILLED:
+            consultations[pro].append(slot_start)
+            seen[pro] += inside
+        else:
+            noshows[pro] += inside
+    rows = []
+    for doctor in doctors:
+        amount, cap = weekly_parameters(doctor.cpts)
+        due = majorations_due(consultations[doctor.pk], cap=cap, lower=lower, upper=upper)
+        rows.append(
+            {
+                "name": doctor.display_name,
+                "rpps": doctor.rpps,
+                "sas_participant": doctor.sas_participant,
+                "slots_published": slots[doctor.pk],
+                "hours_published": round(hours[doctor.pk], HOURS_DIGITS),
+                "weeks": len(period_weeks),
+                "weeks_with_min_hours": sum(
+                    1
+                    for week in period_weeks
+                    if week_hours.get((doctor.pk, week), 0.0) >= minimum - 1e-9
+                ),
+                "declares_two_hours": doctor.declares_two_hours,
+                "patients_seen": seen[doctor.pk],
+                "no_shows": noshows[doctor.pk],
+                "majorations_due": due,
+                "majorations_amount": float(amount * due),
+            }
+        )
+    return rows

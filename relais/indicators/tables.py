@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from relais.directory.models import Profession
-from relais.indicators.definitions import DEFINITIONS, RATE_KEYS, SUMMARY_KEYS, label
+from relais.indicators.definitions import (
+    DEFINITIONS,
+    RATE_KEYS,
+    SUMMARY_KEYS,
+    definition,
+    label,
+)
 from relais.orientation.models import BookingKind
 from relais.regulation.models import Channel, RequestStatus
 
@@ -243,6 +249,7 @@ def dashboard_tables(data: dict) -> list[DataTable]:
     level2 = level2_table(data["level2"])
     return [
         summary,
+        participants_table(data["participants"]),
         doors,
         level2,
         channels,
@@ -320,6 +327,44 @@ def door_table(doors: dict, total: int) -> DataTable:
     )
 
 
+def participants_table(rows: list[dict]) -> DataTable:
+    return DataTable(
+        "participants",
+        label("participants"),
+        [
+            "Médecin",
+            "RPPS",
+            "Participant SAS",
+            "Créneaux publiés",
+            "Heures publiées",
+            "Semaines avec 2 h publiées",
+            "Déclare 2 h par semaine",
+            "Patients vus",
+            "Non venus",
+            "Majorations dues",
+            "Montant des majorations (€)",
+        ],
+        [
+            [
+                r["name"],
+                r["rpps"],
+                r["sas_participant"],
+                r["slots_published"],
+                r["hours_published"],
+                f"{r['weeks_with_min_hours']} sur {r['weeks']}",
+                r["declares_two_hours"],
+                r["patients_seen"],
+                r["no_shows"],
+                r["majorations_due"],
+                r["majorations_amount"],
+            ]
+            for r in rows
+        ],
+        note=definition("participants"),
+        sheet="Médecins participants",
+    )
+
+
 def level2_table(level2: dict) -> DataTable:
     return DataTable(
         "niveau2",
@@ -340,6 +385,7 @@ def level2_table(level2: dict) -> DataTable:
 GLOSSARY_KEYS = [
     *SUMMARY_KEYS,
     "consultations_done_via_cpts",
+    "participants",
     "requests_by_door",
     "level2_calls",
     "level2_accepted",
@@ -363,6 +409,7 @@ def definitions_table() -> DataTable:
 REPORT_SLUGS = [
     "contrat",
     "synthese",
+    "participants",
     "portes",
     "niveau2",
     "canaux",

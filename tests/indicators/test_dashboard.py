@@ -133,6 +133,7 @@ def test_it_shows_the_dashboard_of_the_regulators_sas(client, march, regis, sas9
     tables = {t.slug: t for t, _ in response.context["tables"]}
     assert set(tables) == {
         "synthese",
+        "participants",
         "portes",
         "niveau2",
         "canaux",
@@ -301,7 +302,7 @@ def test_it_exports_a_table_as_xlsx(client, march, regis):
 def test_it_exports_every_table_in_one_workbook(client, march, regis):
     response = login(client, regis).get(export_url("tout", "xlsx"), PERIOD)
     book = load_workbook(io.BytesIO(response.content))
-    assert len(book.sheetnames) == 13
+    assert len(book.sheetnames) == 14
     daily = book["Série quotidienne"]
     assert daily.cell(row=4, column=1).value.date() == date(2024, 3, 1)
     assert daily.cell(row=13, column=2).value == 7  # 10 March

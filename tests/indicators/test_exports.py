@@ -76,6 +76,7 @@ def test_the_workbook_sheets_are_named_after_their_tables(client, march, regis):
     names = load_workbook(io.BytesIO(response.content)).sheetnames
     assert names == [
         "Chiffres clés",
+        "Médecins participants",
         "Demandes par porte d'entrée",
         "Niveau 2",
         "Demandes par canal",
