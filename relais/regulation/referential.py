@@ -66,6 +66,9 @@ class Criterion:
     modifiers: tuple[str, ...] = ()
     never: tuple[str, ...] = ()
     allow_resolved: bool = False
+    # The CISP-2 motif a call for this red flag is coded with (first suggestion when the
+    # criterion triggers), "" when no single code fits.
+    motif: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def load(path: str | Path | None = None) -> Referential:
             modifiers=check(_names(entry.get("modifiers"), where), f"{where} modifiers"),
             never=tuple(str(n) for n in entry.get("never") or []),
             allow_resolved=bool(entry.get("allow_resolved", False)),
+            motif=str(entry.get("motif") or "").strip(),
         )
     return Referential(criteria=criteria, concepts=concepts, abbreviations=abbreviations)
 

@@ -1,9 +1,10 @@
 """The motif matcher (relais/regulation/matching/, EDS-NLP based), without Django.
 
-The two phrasing files are scored as a whole. They are REGRESSION sets: the lexicon was
-tuned on them (phrasings.csv since the start, blind-2026-12-01.csv once its blind figure
-was recorded in docs/motif-evaluation.md), so the figures asserted here only guard against
-going backwards; they say nothing about the next caller (a fresh blind set does).
+The three phrasing files are scored as a whole. They are REGRESSION sets: the lexicon was
+tuned on them (phrasings.csv since the start, blind-2026-12-01.csv and blind-2026-12-02.csv
+once their blind figures were recorded in docs/motif-evaluation.md), so the figures asserted
+here only guard against going backwards; they say nothing about the next caller (a fresh
+blind set does).
 """
 
 from pathlib import Path
@@ -25,6 +26,7 @@ from relais.regulation.matching import (
 HERE = Path(__file__).parent
 PHRASINGS = HERE / "phrasings.csv"
 BLIND_2026_12_01 = HERE / "blind" / "blind-2026-12-01.csv"
+BLIND_2026_12_02 = HERE / "blind" / "blind-2026-12-02.csv"
 
 
 @pytest.fixture(scope="module")
@@ -49,28 +51,44 @@ def blind_report(matcher):
     return evaluate(load_phrasings(BLIND_2026_12_01), matcher)
 
 
+@pytest.fixture(scope="module")
+def second_blind_report(matcher):
+    return evaluate(load_phrasings(BLIND_2026_12_02), matcher)
+
+
 def test_regression_on_the_tuned_phrasings(tuned_report):
-    # Regression check (tuned set), see docs/motif-evaluation.md, 2026-12-02.
+    # Regression check (tuned set), see docs/motif-evaluation.md, 2026-12-02, second round.
     assert tuned_report.total >= 500
-    assert tuned_report.red_flag_recall >= 0.97, tuned_report.missed_flags
+    assert tuned_report.red_flag_recall >= 0.98, tuned_report.missed_flags
     assert tuned_report.false_positive_rate <= 0.005, tuned_report.false_flags
-    assert tuned_report.top1 >= 0.93
-    assert tuned_report.top3 >= 0.98
+    assert tuned_report.top1 >= 0.94
+    assert tuned_report.top3 >= 0.99
 
 
 def test_regression_on_the_first_blind_set_now_tuned_on(blind_report):
     # Regression check: this set was blind on 2026-12-01 (recall 53.0 %, false alarms
     # 12.5 %, top-1 51.9 %, top-3 72.6 %) and has been tuned on since.
     assert blind_report.total == 285
-    assert blind_report.red_flag_recall >= 0.98, blind_report.missed_flags
-    assert blind_report.false_positive_rate <= 0.02, blind_report.false_flags
-    assert blind_report.top1 >= 0.55
-    assert blind_report.top3 >= 0.72
+    assert blind_report.red_flag_recall >= 0.99, blind_report.missed_flags
+    assert blind_report.false_positive_rate <= 0.01, blind_report.false_flags
+    assert blind_report.top1 >= 0.57
+    assert blind_report.top3 >= 0.75
 
 
-def test_it_maps_the_blind_set_criteria_onto_the_referential():
+def test_regression_on_the_second_blind_set_now_tuned_on(second_blind_report):
+    # Regression check: this set was blind on 2026-12-02 (recall 87.8 %, false alarms
+    # 5.3 %, top-1 49.8 %, top-3 59.5 %) and has been tuned on since (second round).
+    assert second_blind_report.total == 269
+    assert second_blind_report.red_flag_recall >= 0.99, second_blind_report.missed_flags
+    assert second_blind_report.false_positive_rate <= 0.01, second_blind_report.false_flags
+    assert second_blind_report.top1 >= 0.54
+    assert second_blind_report.top3 >= 0.62
+
+
+@pytest.mark.parametrize("path", [BLIND_2026_12_01, BLIND_2026_12_02])
+def test_it_maps_the_blind_set_criteria_onto_the_referential(path):
     known = set(referential.criteria())
-    names = {p.criterion for p in load_phrasings(BLIND_2026_12_01) if p.criterion}
+    names = {p.criterion for p in load_phrasings(path) if p.criterion}
     assert names - known == {"cardiac_arrest", "cauda_equina"} - known
     assert names <= known | {"cardiac_arrest", "cauda_equina"}
 
@@ -247,3 +265,61 @@ def test_html_and_emoji_do_not_change_the_answer(matcher):
 def test_it_never_breaks_on_arbitrary_text(text):
     result = get_matcher().match(text)
     assert result.red_flag == bool(result.red_flag_criteria)
+
+
+# --------------------------------------------------------------------------- second round rules
+# Phrasings of the rules generalised on 2026-12-02 (second round), written for these tests,
+# not taken from the regression sets.
+
+
+@pytest.mark.parametrize(
+    ("text", "criterion"),
+    [
+        # a "pas" elsewhere in the text is not a hypothesis cue ("pas sûr" once made it one)
+        ("je suis pas sûr mais il a mal à la poitrine qui serre fort et il transpire", "acs"),
+        ("elle voit double depuis une heure, ça a commencé d'un coup", "stroke"),
+        (
+            "coupure à la main, ça saigne encore malgré la compression depuis 15 minutes",
+            "external_bleeding",
+        ),
+        (
+            "mamie s'est cassé la figure, sa jambe est plus courte et elle peut pas appuyer",
+            "elderly_fall",
+        ),
+        (
+            "il arrive pas à reprendre son souffle, il est bleu autour de la bouche",
+            "dyspnea_severe",
+        ),
+    ],
+)
+def test_second_round_concepts_trigger(matcher, text, criterion):
+    assert criterion in matcher.match(text).red_flag_criteria
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je suis KO avec ma grippe, besoin d'un arrêt",
+        "il est épileptique, renouvellement de son traitement",
+        "le nez qui coule vert depuis 5 jours, bébé 10 mois",
+        "glaucome chronique, renouvellement de ses gouttes",
+        "j'ai peur qu'elle ait une méningite, elle a juste un rhume",
+        "selles noires depuis le début de son traitement par fer",
+    ],
+)
+def test_second_round_traps_do_not_trigger(matcher, text):
+    assert matcher.match(text).red_flag is False
+
+
+def test_a_red_flag_names_the_first_motif(matcher):
+    # the triggered criterion's motif (data/red_flags.yaml `motif:`) leads the suggestions
+    result = matcher.match("pouls à 160 depuis ce matin et la tête qui tourne")
+    assert result.red_flag_criteria[0] == "tachycardia_severe"
+    assert _codes(result)[0] == "K04"
+    assert "N17" in _codes(result)
+
+
+def test_a_suspicion_alone_still_gets_its_motif(matcher):
+    result = matcher.match("peur qu'il ait fait un AVC ?")
+    assert result.red_flag is False and "stroke" in result.candidate_criteria
+    assert _codes(result)[:1] == ["K90"]

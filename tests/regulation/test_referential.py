@@ -98,3 +98,12 @@ def test_a_malformed_file_is_refused_at_load_time(tmp_path, body, message):
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ReferentialError, match=message):
         referential.load(path)
+
+
+def test_every_red_flag_motif_is_a_code_of_the_motif_list():
+    from relais.regulation.matching import load_motifs
+
+    codes = {m.code for m in load_motifs()}
+    motifs = {c.id: c.motif for c in referential.criteria().values() if c.motif}
+    assert len(motifs) >= 15
+    assert {cid: code for cid, code in motifs.items() if code not in codes} == {}

@@ -243,9 +243,14 @@ class MotifMatcher:
                     or ("negation" if span.label_.startswith("m:") and _no_more(doc, span) else ""),
                 )
             )
-        suggestions = self._rank([m for m in mentions if m.label.startswith("m:")], doc, facts)
+        motif_mentions = [m for m in mentions if m.label.startswith("m:")]
+        suggestions = self._rank(motif_mentions, doc, facts)
+        if not suggestions:
+            # "AVC ?", "zona ?": the suspicion is the reason for the call
+            suggestions = self._rank(motif_mentions, doc, facts, keep=("hypothesis",))
         concepts = [m for m in mentions if m.label.startswith("c:")]
         triggered, candidates, qualifiers = self._criteria(concepts, facts, sentence_text)
+        suggestions = self._lead_with_red_flag(suggestions, triggered)
         return MatchResult(
             suggestions=suggestions[: max(0, limit)],
             red_flag=bool(triggered),
@@ -356,10 +361,27 @@ class MotifMatcher:
 
     # ------------------------------------------------------------------ CISP-2
 
-    def _rank(self, mentions: list[_Mention], doc, facts) -> list[Suggestion]:
+    def _lead_with_red_flag(self, suggestions: list[Suggestion], triggered: list[str]):
+        """A call that raises a red flag is coded with that red flag's motif (the most
+        severe triggered criterion that names one): "coeur à 180, la tête qui tourne" is
+        K04 before N17, a syncope with a cut eyebrow A06 before S18."""
+        for cid in triggered:
+            code = self.criteria[cid].motif
+            if code in self._by_code:
+                break
+        else:
+            return suggestions
+        rest = [s for s in suggestions if s.code != code]
+        score = max([s.score for s in suggestions] + [0.9])
+        lead = Suggestion(code=code, label=self._by_code[code].label, score=score)
+        return [lead, *rest]
+
+    def _rank(self, mentions: list[_Mention], doc, facts, keep=()) -> list[Suggestion]:
         by_part: dict[str, list[_Mention]] = {}
         for m in mentions:
-            if m.qualifier in ("negation", "hypothesis", "history", "family"):
+            if m.qualifier in ("negation", "hypothesis", "history", "family") and (
+                m.qualifier not in keep
+            ):
                 continue
             by_part.setdefault(m.label, []).append(m)
         content = {
