@@ -7,7 +7,7 @@ it without settings. Built on EDS-NLP's rule-based pipes (see pipeline.py):
   and abbreviations corrected (rapidfuzz over the lexicon), cut into sentences;
 - eds.matcher finds the referential's CONCEPTS (data/red_flags.yaml: a symptom, a body
   part, a modifier) and the CISP-2 lexicon's expressions (data/synonyms.csv) on the
-  normalised text; eds.negation / family / history / hypothesis / reported_speech
+  normalised text; eds.negation / family / history / hypothesis
   qualify each mention;
 - a criterion of the referential triggers when all the concepts of one of its triggers
   are mentioned affirmatively (plus facts: age, vital signs, treatments); a criterion
@@ -308,6 +308,9 @@ class MotifMatcher:
         triggered: list[str] = []
         candidates: list[str] = []
         set_aside: list[dict] = []
+        # what is present for a criterion with nothing explained away and no resolved form
+        # (most of them): a set lookup instead of the closure below
+        simple = set(affirmative) | flags
         for cid, crit in self.criteria.items():
             explained_sentences = {
                 m.sentence for name in crit.explained for m in affirmative.get(name, [])
@@ -329,6 +332,8 @@ class MotifMatcher:
                     )
                 return False
 
+            if not explained_sentences and not crit.allow_resolved:
+                present = simple.__contains__
             if any(all(present(n) for n in trigger) for trigger in crit.triggers):
                 triggered.append(cid)
                 continue
