@@ -141,6 +141,15 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# The doors a request comes in by (selectors.indicators_by_door), in table order.
+DOORS = [
+    ("sas", "SAS (15 / 116 117)"),
+    ("cpts_line", "Ligne de la CPTS"),
+    ("web", "Formulaire web"),
+    ("referral", "Adressage par un professionnel"),
+]
+
+
 def label(key: str) -> str:
     return DEFINITIONS[key][0]
 

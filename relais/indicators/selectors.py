@@ -29,6 +29,7 @@ from relais.accounts.permissions import Scope
 from relais.agenda.models import Slot, SlotStatus
 from relais.core.errors import NotFound
 from relais.directory.models import Practice, Profession, Professional
+from relais.indicators.definitions import DOORS
 from relais.orientation.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -703,13 +704,6 @@ def indicators_dashboard(*, start: date, end: date, territory: Territory) -> dic
 
 
 # --- Doors and niveau 2 (issue 19, item 8) -------------------------------------------------
-
-DOORS = [
-    ("sas", "SAS (15 / 116 117)"),
-    ("cpts_line", "Ligne de la CPTS"),
-    ("web", "Formulaire web"),
-    ("referral", "Adressage par un professionnel"),
-]
 
 
 def indicators_by_door(

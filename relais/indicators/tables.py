@@ -12,6 +12,7 @@ from datetime import date
 from relais.directory.models import Profession
 from relais.indicators.definitions import (
     DEFINITIONS,
+    DOORS,
     RATE_KEYS,
     SUMMARY_KEYS,
     definition,
@@ -301,8 +302,6 @@ def contract_table(contract: dict) -> DataTable:
 
 
 def door_table(doors: dict, total: int) -> DataTable:
-    from relais.indicators.selectors import DOORS
-
     return DataTable(
         "portes",
         label("requests_by_door"),
