@@ -446,6 +446,8 @@ _MODALS = frozenset({"arrive", "arrivait", "peut", "peux", "pouvait", "sait", "s
 def _no_more(doc, span) -> bool:
     """'n'a plus de fièvre': eds.negation has no "ne ... plus de" (and "ne répond plus" is
     a symptom, not a denial); applied to CISP-2 motifs only, never to red flags."""
+    if span.start < 3 or doc[span.start - 1].norm_ not in ("de", "d'"):
+        return False  # the usual case, without building the window
     before = [t.norm_ for t in doc[max(span.sent.start, span.start - 5) : span.start]]
     if _MODALS & set(before) or len(before) < 3 or before[-1] not in ("de", "d'"):
         return False
