@@ -3,7 +3,7 @@ from django.urls import include, path
 from relais.api import api
 
 urlpatterns = [
-    path("", include("relais.core.urls")),
+    path("", include(("relais.accounts.home", "core"))),  # `core:home`: each role's landing
     path("", include("relais.accounts.urls")),
     path("", include("relais.regulation.urls")),
     path("", include("relais.regulation.referral_urls")),  # a referrer's own referrals
