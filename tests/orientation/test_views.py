@@ -109,7 +109,7 @@ def test_it_holds_then_confirms_from_the_slot_list(client, olivia, regis, snp_re
     page = client.post(
         reverse("orientation:hold", args=[snp_request.public_id]), {"slot": str(slot.public_id)}
     ).content.decode()
-    assert "Créneau retenu pour vous jusqu" in page
+    assert "Créneau retenu pour vous" in page and "minutes" in page
     assert "Confirmer" in page and "Libérer" in page
     client.force_login(regis)
     page = client.get(reverse("orientation:ranked_slots", args=[snp_request.public_id]))
