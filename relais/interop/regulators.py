@@ -53,11 +53,9 @@ from relais.interop.regulator_links import (
     SYSTEM_SAS,
     SYSTEM_V2_0203,
 )
+from relais.interop.resources import PROFILE_REGULATOR
 from relais.regulation.forms import RequestForm
 
-PROFILE_REGULATOR = (
-    "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"
-)
 SESSION_KEY = "relais_sas_regulator"
 SESSION_MINUTES = 30
 MAX_ID_LENGTH = {SYSTEM_NATIONAL: 30, SYSTEM_SAS: 64}
@@ -324,13 +322,7 @@ def _endpoint():
     URLconf's apps loaded)."""
     from relais.interop import views
 
-    @views.fhir_endpoint(
-        {
-            "POST": "fhir.regulators.write",
-            "PUT": "fhir.regulators.write",
-            "DELETE": "fhir.regulators.write",
-        }
-    )
+    @views.fhir_endpoint(ACTIONS)
     def handle(request):
         client = request.api_client
         unknown = set(request.GET) - {"identifier", "Identifier", "_format"}
@@ -364,10 +356,20 @@ def _endpoint():
     return handle
 
 
+ACTIONS = {
+    "POST": "fhir.regulators.write",
+    "PUT": "fhir.regulators.write",
+    "DELETE": "fhir.regulators.write",
+}
+
+
 @csrf_exempt
 def practitioner(request):
     """/fhir/Practitioner: POST, conditional PUT and DELETE of regulator accounts."""
     return _endpoint()(request)
+
+
+practitioner.fhir_actions = ACTIONS  # read by the CapabilityStatement's test
 
 
 def _payload(request) -> RegulatorIn:

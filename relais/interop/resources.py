@@ -43,6 +43,7 @@ PROFILE_SLOT = "http://sas.fr/fhir/StructureDefinition/FrSlotAgregateur"
 PROFILE_SLOT_CPTS = f"{_IG}/sas-cpts-slot-aggregator"
 PROFILE_SCHEDULE = "http://sas.fr/fhir/StructureDefinition/FrScheduleAgregateur"
 PROFILE_PRACTITIONER = "http://sas.fr/fhir/StructureDefinition/FrPractitionerAgregateur"
+PROFILE_REGULATOR = f"{_IG}/FrPractitionerRegul"  # INT_R02 (relais.interop.regulators)
 PROFILE_ROLE = "http://sas.fr/fhir/StructureDefinition/FrPractitionerRoleExerciceAgregateur"
 PROFILE_LOCATION = "http://sas.fr/fhir/StructureDefinition/FrLocationAgregateur"
 PROFILE_HEALTHCARE_SERVICE = f"{_IG}/sas-cpts-healthcareservice-aggregator"
@@ -471,7 +472,7 @@ def capability_statement() -> dict:
         "kind": "instance",
         "software": {"name": "Relais"},
         "implementation": {
-            "description": "Relais — FHIR SAS (INT_R01, INT_R03, INT_R04)",
+            "description": "Relais — FHIR SAS (INT_R01, INT_R02, INT_R03, INT_R04)",
             "url": base_url(),
         },
         "fhirVersion": FHIR_VERSION,
@@ -482,8 +483,9 @@ def capability_statement() -> dict:
                 "security": {
                     "cors": False,
                     "description": "Jeton porteur (Authorization: Bearer rls_…) créé avec "
-                    "`relais create_api_client`, portées slots:read, appointments:read, "
-                    "appointments:write.",
+                    "`relais create_api_client`, ou certificat client IGC-Santé (TLS mutuel) ; "
+                    "portées slots:read, appointments:read, appointments:write, "
+                    "regulators:write.",
                 },
                 "resource": [
                     {
@@ -514,7 +516,25 @@ def capability_statement() -> dict:
                     {
                         "type": "Practitioner",
                         "profile": PROFILE_PRACTITIONER,
-                        "interaction": [{"code": "read"}],
+                        # INT_R02: the SAS platform's regulator accounts (scope
+                        # regulators:write); PUT and DELETE by ?identifier=system|value.
+                        "supportedProfile": [PROFILE_REGULATOR],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "create"},
+                            {"code": "update"},
+                            {"code": "delete"},
+                        ],
+                        "conditionalCreate": False,
+                        "conditionalUpdate": True,
+                        "conditionalDelete": "single",
+                        "searchParam": [
+                            search(
+                                "identifier",
+                                "PUT/DELETE : urn:oid:1.2.250.1.71.4.2.1|8… (IDNPS) ou "
+                                "urn:oid:1.2.250.1.213.3.6|… (identifiant technique SAS)",
+                            )
+                        ],
                     },
                     {
                         "type": "Appointment",

@@ -150,6 +150,7 @@ def fhir_endpoint(actions: dict[str, str]):
             )
             return response
 
+        wrapped.fhir_actions = dict(actions)  # read by the CapabilityStatement's test
         return wrapped
 
     return decorator

@@ -107,3 +107,61 @@ def test_a_bad_body_is_a_4xx_operation_outcome_and_writes_nothing(
     assert response.status_code == status, response.content[:200]
     assert response.json()["resourceType"] == "OperationOutcome"
     assert not Booking.objects.exists()
+
+
+def _served_interactions() -> dict[str, set[str]]:
+    """(resource type -> FHIR interactions) as the URLconf under /fhir/ serves them, read
+    from each view's method table (fhir_endpoint's actions)."""
+    from django.urls import URLPattern, URLResolver
+
+    from relais.interop import urls
+
+    def patterns(items, prefix=""):
+        for item in items:
+            if isinstance(item, URLResolver):
+                yield from patterns(item.url_patterns, prefix + str(item.pattern))
+            elif isinstance(item, URLPattern):
+                yield prefix + str(item.pattern), item.callback
+
+    served: dict[str, set[str]] = {}
+    for route, view in patterns(urls.urlpatterns):
+        head, _, rest = route.partition("/")
+        if not head[:1].isupper():  # metadata, $bulk-publish, bulk files, the catch-all
+            continue
+        methods = view.fhir_actions  # every FHIR resource route is a fhir_endpoint
+        if rest:
+            assert rest == "<str:resource_id>", route
+            codes = {"read"} if "GET" in methods else set()
+            assert set(methods) == {"GET"}, route
+        else:
+            by_method = {"GET": "search-type", "POST": "create", "PUT": "update"}
+            codes = {by_method.get(m, m.lower()) for m in methods}
+        served.setdefault(head, set()).update(codes)
+    return served
+
+
+def test_the_capability_statement_lists_exactly_what_the_urlconf_serves(client):
+    statement = client.get("/fhir/metadata").json()
+    listed = {
+        res["type"]: {i["code"] for i in res["interaction"]}
+        for res in statement["rest"][0]["resource"]
+    }
+    served = _served_interactions()
+    assert served["Practitioner"] == {"read", "create", "update", "delete"}  # INT_R02 there
+    assert listed == served
+    practitioner = next(
+        res for res in statement["rest"][0]["resource"] if res["type"] == "Practitioner"
+    )
+    assert practitioner["supportedProfile"] == [
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"
+    ]
+    assert practitioner["conditionalDelete"] == "single"
+    validate(statement)
+
+
+def test_a_method_the_statement_does_not_list_is_refused_405(client, token):
+    # DELETE Appointment is not listed: the server says so, with what it allows.
+    response = client.delete("/fhir/Appointment?identifier=x", **bearer(token))
+    assert response.status_code == 405
+    assert set(response["Allow"].split(", ")) == {"GET", "POST", "PUT"}
+    validate(response.json())
