@@ -12,10 +12,11 @@ indicator as reported by egora.fr, 3 June 2025):
   them carry a majoration, so a week across two months never pays more than the cap, and
   a month's statement does not change when the next month's consultations arrive.
 - Forfait de participation au SAS: a yearly amount (1,400 € nationally, 200 points of the
-  forfait structure's second part; per CPTS `Cpts.forfait_eur`, else settings
-  RELAIS_SAS_FORFAIT_EUR) paid by the Assurance Maladie, not monthly, to a doctor who (1)
-  is registered with the SAS or belongs to a CPTS taking part in it and (2) opens at least
-  two hours a week of their agenda to patients they do not follow (settings
+  forfait structure's second part; per CPTS `Cpts.forfait_eur`, else its SAS's
+  `Sas.forfait_eur`, else settings RELAIS_SAS_FORFAIT_EUR) paid by the Assurance Maladie,
+  not monthly, to a doctor who (1) is registered with the SAS or belongs to a CPTS taking
+  part in it and (2) opens at least two hours a week of their agenda to patients they do
+  not follow (the SAS's `Sas.forfait_min_weekly_hours`, else settings
   RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS). The statement shows whether the month's ISO weeks
   meet (2), measured on the hours published (whole ISO weeks), next to the declaration.
 - No evening (19h-21h) majoration: neither DOMAIN.md nor the seed documents set one, so
@@ -207,6 +208,14 @@ def _parameter(cpts, name: str, setting: str, default):
     return value if value is not None else getattr(settings, setting, default)
 
 
+def _forfait_parameter(cpts, cpts_name: str | None, sas_name: str, setting: str, default):
+    """CPTS, then its SAS, then the settings (a SAS sets the forfait for every CPTS of it)."""
+    value = getattr(cpts, cpts_name, None) if cpts is not None and cpts_name else None
+    if value is None and cpts is not None:
+        value = getattr(cpts.sas, sas_name, None)
+    return value if value is not None else getattr(settings, setting, default)
+
+
 def participation_statement(*, professional: Professional, month: date) -> Statement:
     from relais.orientation.models import Booking, BookingKind, BookingStatus
 
@@ -234,13 +243,25 @@ def participation_statement(*, professional: Professional, month: date) -> State
     )
     statement.forfait = Forfait(
         amount_eur=Decimal(
-            str(_parameter(cpts, "forfait_eur", "RELAIS_SAS_FORFAIT_EUR", DEFAULT_FORFAIT_EUR))
-        ),
-        min_weekly_hours=float(
-            getattr(
-                settings, "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS", DEFAULT_FORFAIT_MIN_WEEKLY_HOURS
+            str(
+                _forfait_parameter(
+                    cpts,
+                    "forfait_eur",
+                    "forfait_eur",
+                    "RELAIS_SAS_FORFAIT_EUR",
+                    DEFAULT_FORFAIT_EUR,
+                )
             )
-        ),
+        ),  # fmt: skip
+        min_weekly_hours=float(
+            _forfait_parameter(
+                cpts,
+                None,
+                "forfait_min_weekly_hours",
+                "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS",
+                DEFAULT_FORFAIT_MIN_WEEKLY_HOURS,
+            )
+        ),  # fmt: skip
         sas_participant=professional.sas_participant,
         cpts_name=cpts.name if cpts is not None and cpts.sas_id else "",
         declares_two_hours=professional.declares_two_hours,

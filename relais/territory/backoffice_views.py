@@ -45,7 +45,13 @@ def backoffice(request):
 def sas_settings(request, public_id):
     managed = managed_for(request.user)
     sas = sas_managed_get(managed=managed, public_id=public_id)
-    initial = {"name": sas.name, "phone": sas.phone, "radius_km": sas.departement.default_radius_km}
+    initial = {
+        "name": sas.name,
+        "phone": sas.phone,
+        "radius_km": sas.departement.default_radius_km,
+        "forfait_eur": sas.forfait_eur,
+        "forfait_min_weekly_hours": sas.forfait_min_weekly_hours,
+    }
     form = SasSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, time
+from decimal import Decimal
 
 from django import forms
 
@@ -56,6 +57,20 @@ class SasSettingsForm(forms.Form):
     radius_km = forms.IntegerField(
         label="Rayon de recherche des créneaux (km)", min_value=1, max_value=100,
         help_text="Dense en ville (12 km en Essonne), large en zone rurale (30 km en Haute-Loire).",
+    )  # fmt: skip
+    forfait_eur = forms.DecimalField(
+        label="Forfait annuel de participation au SAS (€)", required=False, min_value=0,
+        max_value=99999, decimal_places=2, localize=True,
+        error_messages={"min_value": "Le forfait ne peut pas être négatif.",
+                        "max_value": "Au plus 99 999 €."},
+        help_text="Vide : le montant national (1 400 €). Une CPTS peut fixer le sien.",
+    )  # fmt: skip
+    forfait_min_weekly_hours = forms.DecimalField(
+        label="Heures publiées par semaine pour le forfait", required=False,
+        min_value=Decimal("0.5"), max_value=40, decimal_places=2, localize=True,
+        error_messages={"min_value": "Au moins 0,5 h par semaine.",
+                        "max_value": "Au plus 40 h par semaine."},
+        help_text="Vide : 2 h, la règle nationale. Chaque semaine ISO doit les atteindre.",
     )  # fmt: skip
 
 

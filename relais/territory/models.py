@@ -52,6 +52,18 @@ class Sas(PublicIdModel):
     departement = models.OneToOneField(Departement, on_delete=models.PROTECT, related_name="sas")
     name = models.CharField("nom", max_length=150)
     phone = models.CharField("téléphone", max_length=20, default="15")
+    # Participation forfait of the SAS's effecteurs when their CPTS sets none; empty = the
+    # national settings (RELAIS_SAS_FORFAIT_EUR, RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS).
+    forfait_eur = models.DecimalField(
+        "forfait annuel (€)", max_digits=7, decimal_places=2, null=True, blank=True
+    )
+    forfait_min_weekly_hours = models.DecimalField(
+        "heures publiées par semaine pour le forfait",
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         verbose_name = "SAS"

@@ -190,8 +190,13 @@ def cpts_create(*, actor, sas, name: str, finess: str, siret: str = "", phone: s
 
 
 @transaction.atomic
-def sas_update_settings(*, actor, sas, name: str, phone: str, radius_km: int):
-    """A SAS's name and phone, and its département's search radius (1 to 100 km)."""
+def sas_update_settings(*, actor, sas, name: str, phone: str, radius_km: int,
+                        forfait_eur=None, forfait_min_weekly_hours=None):  # fmt: skip
+    """A SAS's name and phone, its département's search radius (1 to 100 km) and the
+    participation forfait of its effecteurs (amount 0 to 99,999 €, 0.5 to 40 h published a
+    week; None = the national settings; a CPTS's own amount comes first)."""
+    from decimal import Decimal
+
     from relais.audit.services import audit_record
     from relais.core.errors import ApplicationError
 
@@ -199,7 +204,23 @@ def sas_update_settings(*, actor, sas, name: str, phone: str, radius_km: int):
         raise ApplicationError("Le rayon de recherche doit être compris entre 1 et 100 km.")
     if not name.strip():
         raise ApplicationError("Le nom est obligatoire.")
+    if forfait_eur is not None and not 0 <= Decimal(forfait_eur) <= 99999:
+        raise ApplicationError("Le forfait doit être compris entre 0 et 99 999 €.")
+    if forfait_min_weekly_hours is not None and not (
+        Decimal("0.5") <= Decimal(forfait_min_weekly_hours) <= 40
+    ):
+        raise ApplicationError("Les heures par semaine doivent être comprises entre 0,5 et 40.")
     changed = []
+    for field, label, value in (
+        ("forfait_eur", "forfait", forfait_eur),
+        ("forfait_min_weekly_hours", "heures du forfait", forfait_min_weekly_hours),
+    ):
+        value = None if value is None else Decimal(value).quantize(Decimal("0.01"))
+        if getattr(sas, field) != value:
+            setattr(sas, field, value)
+            sas.save(update_fields=[field])
+            shown = "national" if value is None else f"{value:f}".replace(".", ",")
+            changed.append(f"{label} {shown}")
     if (sas.name, sas.phone) != (name.strip(), phone.strip()):
         sas.name, sas.phone = name.strip(), phone.strip()
         sas.save(update_fields=["name", "phone"])
