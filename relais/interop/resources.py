@@ -169,10 +169,22 @@ def specialty(pro: Professional) -> list[dict]:
     return [{"coding": [{"system": SYSTEM_SPECIALTY, "code": code}]}] if code else []
 
 
-def slot_deep_link(slot: Slot) -> str:
-    from relais.interop.regulator_links import sas_deep_link  # signed, short-lived (INT_R02)
+def partner_deep_link(slot: Slot) -> str | None:
+    """The partner's own booking link of a slot mirrored from its agenda
+    (PartnerSlot.deep_link), else None. A mirror is booked there, never in Relais behind
+    the partner's back: the SMART feed and the SAS Slot.comment both give it."""
+    if not slot.is_partner_mirror:
+        return None
+    mirror = getattr(slot, "partner_mirror", None)  # select_related by the searches
+    return (mirror.deep_link or None) if mirror is not None else None
 
-    return sas_deep_link(slot)
+
+def slot_deep_link(slot: Slot) -> str:
+    """Slot.comment: the partner's link for a mirrored slot, else our signed,
+    short-lived SAS booking link (INT_R02)."""
+    from relais.interop.regulator_links import sas_deep_link
+
+    return partner_deep_link(slot) or sas_deep_link(slot)
 
 
 def slot_resource(

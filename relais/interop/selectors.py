@@ -206,7 +206,8 @@ def fhir_slots(*, query: SlotQuery, scope: Scope, now: datetime | None = None) -
         )
         .filter(Q(held_until__isnull=True) | Q(held_until__lt=now))
         .exclude(rule__motifs__isnull=False)
-        .select_related("professional__cpts", "practice__commune")
+        # partner_mirror: Slot.comment gives a mirrored slot's partner link.
+        .select_related("professional__cpts", "practice__commune", "partner_mirror")
     )
     limit = cpts_limit_q(scope)  # a CPTS-limited client: its CPTS's members only
     if limit:
@@ -383,7 +384,7 @@ def fhir_slot_get(*, resource_id: str, scope: Scope) -> Slot | None:
         return None
     return (
         Slot.objects.filter(_published_q(scope), public_id=public_id)
-        .select_related("professional__cpts", "practice__commune")
+        .select_related("professional__cpts", "practice__commune", "partner_mirror")
         .distinct()
         .first()
     )

@@ -21,13 +21,11 @@ def public_booking_link(slot) -> str:
     from django.conf import settings
     from django.urls import reverse
 
-    if slot.is_partner_mirror:
-        # A slot aggregated from a partner keeps the partner's own booking link (SMART
-        # "Slot Aggregators"): booked there, never in Relais behind its back.
-        mirror = getattr(slot, "partner_mirror", None)
-        if mirror is not None and mirror.deep_link:
-            return mirror.deep_link
-    return settings.SITE_URL + reverse("interop:public_slot", args=[slot.public_id])
+    # A slot aggregated from a partner keeps the partner's own booking link (SMART
+    # "Slot Aggregators"): booked there, never in Relais behind its back.
+    return r.partner_deep_link(slot) or (
+        settings.SITE_URL + reverse("interop:public_slot", args=[slot.public_id])
+    )
 
 
 def location_state(practice) -> str:

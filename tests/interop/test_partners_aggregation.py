@@ -343,3 +343,32 @@ def test_it_never_creates_a_place_outside_the_sources_sas(fake_endpoint, source,
     assert stats["created"] == 0 and stats["skipped"] == 1
     assert not Practice.objects.filter(name="Cabinet du Puy").exists()
     assert list(doctor.practices.values_list("commune__insee", flat=True)) == ["91228"]
+
+
+def test_the_sas_slot_search_gives_a_mirrors_partner_link_in_slot_comment(
+    client, mock, source, doctor
+):
+    """Slot.comment of a mirrored slot is the partner's own booking link (as the SMART
+    feed), never our SAS link that would book it in Relais; our own slots keep ours."""
+    from relais.interop.regulators import _slot_of_link
+    from tests.interop.test_fhir_slots import sas_query
+
+    own = f.SlotFactory(professional=doctor, start=soon(5))
+    mock.add(Offer("c1", doctor.rpps, soon(), deep_link="https://agenda.example/rdv/c1"))
+    mock.add(Offer("c2", doctor.rpps, soon(4)))  # no link at the partner: ours
+    partner_poll(source=source)
+    token = make_token("slots:read")
+    bundle = client.get("/fhir/Slot", sas_query(doctor.rpps), **bearer(token)).json()
+    comments = {
+        e["resource"]["id"]: e["resource"]["comment"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Slot"
+    }
+    mirrored = Slot.objects.get(external_id="c1")
+    unlinked = Slot.objects.get(external_id="c2")
+    assert comments[str(mirrored.public_id)] == "https://agenda.example/rdv/c1"
+    for ours in (own, unlinked):  # the signed SAS booking link of that very slot
+        token_part = comments[str(ours.public_id)].split("/sas/rdv/")[1].strip("/")
+        assert _slot_of_link(token_part)[0] == ours
+    read = client.get(f"/fhir/Slot/{mirrored.public_id}", **bearer(token)).json()
+    assert read["comment"] == "https://agenda.example/rdv/c1"
