@@ -4,55 +4,23 @@ Counted from the "Nouvelle demande" form (reached by Alt+N) to the booked reques
 An action is one step of the call: typing a field, choosing in a list (arrows + Enter),
 submitting, booking, confirming. Before (issue 18): 8 actions for a known patient and 22
 for a new one, 35 keys of which 26 Tab. Targets: known <= 6 actions, new <= 12. The
-keystroke-level estimate: 0.28 s per key (average typist) + 1.35 s of mental preparation
-per action (Card, Moran & Newell); the server time of each page is read from the browser's
-Navigation Timing. Screenshots (1366 x 768) go to /tmp/shots/console/."""
+keystroke-level estimate and the counting are relais/bench/journey.py's (shared with the
+journey benchmark of `make bench`): 0.28 s per key + 1.35 s of mental preparation per action;
+the server time of each page is read from the browser's Navigation Timing.
+Screenshots (1366 x 768) go to /tmp/shots/console/."""
 
 import json
 from pathlib import Path
 
 import pytest
 
+from relais.bench.journey import Journey
 from relais.orientation.models import Booking
 from relais.regulation.models import Request
 from tests import factories as f
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path("/tmp/shots/console")
-K_SECONDS, M_SECONDS = 0.28, 1.35
-
-
-class Journey:
-    """Keyboard only: every key goes through here and is counted."""
-
-    def __init__(self, page):
-        self.page, self.keys, self.actions, self.server_ms = page, 0, 0, []
-
-    def action(self):
-        self.actions += 1
-
-    def type(self, text):
-        self.page.keyboard.type(text, delay=5)
-        self.keys += len(text)
-
-    def press(self, key):
-        self.page.keyboard.press(key)
-        self.keys += 1
-
-    def navigation_ms(self):
-        timing = self.page.evaluate(
-            "() => { const n = performance.getEntriesByType('navigation')[0];"
-            " return n ? n.responseStart - n.requestStart : null; }"
-        )
-        self.server_ms.append(round(timing or 0, 1))
-
-    def figures(self):
-        return {
-            "actions": self.actions,
-            "keystrokes": self.keys,
-            "klm_seconds": round(self.keys * K_SECONDS + self.actions * M_SECONDS, 1),
-            "server_ms_per_page": self.server_ms,
-        }
 
 
 @pytest.fixture

@@ -1,0 +1,125 @@
+"""Counting a journey through the pages (issue 18, items 2 and 8), Django- and
+Playwright-free: the keyboard test (tests/browser/test_console_keyboard.py) and the
+journey benchmark (relais/bench/journeys.py, run by `make bench`) both count with it.
+
+An action is one step of the flow: typing a field, choosing in a list, submitting,
+booking, confirming, or one click. The keystroke-level estimate (Card, Moran & Newell):
+0.28 s per key (average typist), 1.35 s of mental preparation per action, and for a
+pointer click 1.1 s to point plus 0.2 s to press. The server time of a page is its
+Navigation Timing responseStart - requestStart; of an htmx exchange, the Resource Timing
+of the last fetch/XHR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+K_SECONDS, M_SECONDS, P_SECONDS, B_SECONDS = 0.28, 1.35, 1.1, 0.2
+START, END = "<!-- journeys:start -->", "<!-- journeys:end -->"
+
+_NAVIGATION_JS = (
+    "() => { const n = performance.getEntriesByType('navigation')[0];"
+    " return n ? n.responseStart - n.requestStart : null; }"
+)
+_FETCH_JS = (
+    "() => { const r = performance.getEntriesByType('resource')"
+    ".filter(e => e.initiatorType === 'fetch' || e.initiatorType === 'xmlhttprequest');"
+    " const e = r[r.length - 1]; return e && e.responseStart ? e.responseStart - e.requestStart"
+    " : null; }"
+)
+
+
+class Journey:
+    """Every key and click goes through here and is counted."""
+
+    def __init__(self, page):
+        self.page, self.keys, self.actions, self.clicks = page, 0, 0, 0
+        self.server_ms: list[float] = []
+        self.pages: list[str] = []
+
+    def action(self):
+        self.actions += 1
+
+    def type(self, text):
+        self.page.keyboard.type(text, delay=5)
+        self.keys += len(text)
+
+    def press(self, key):
+        self.page.keyboard.press(key)
+        self.keys += 1
+
+    def click(self, selector):
+        """One action by pointer: the element is clicked, not focused and typed."""
+        self.actions += 1
+        self.clicks += 1
+        self.page.click(selector)
+
+    def navigation_ms(self, name=""):
+        timing = self.page.evaluate(_NAVIGATION_JS)
+        self.server_ms.append(round(timing or 0, 1))
+        self.pages.append(name or self.page.url.split("/", 3)[-1])
+
+    def fetch_ms(self, name):
+        """The server time of the last htmx exchange (a partial, not a navigation)."""
+        timing = self.page.evaluate(_FETCH_JS)
+        self.server_ms.append(round(timing or 0, 1))
+        self.pages.append(name)
+
+    def klm_seconds(self):
+        seconds = self.keys * K_SECONDS + self.actions * M_SECONDS
+        return round(seconds + self.clicks * (P_SECONDS + B_SECONDS), 1)
+
+    def figures(self):
+        return {
+            "actions": self.actions,
+            "keystrokes": self.keys,
+            "clicks": self.clicks,
+            "klm_seconds": self.klm_seconds(),
+            "server_ms_per_page": self.server_ms,
+            "pages": self.pages,
+        }
+
+
+def markdown(data: dict) -> str:
+    """The journeys section of docs/benchmarks.md, from the JSON the benchmark wrote."""
+    lines = [
+        START,
+        "## 6. Journeys in a real browser",
+        "",
+        f"`relais bench_journeys` (Playwright + Chromium, {data.get('where', 'the demo')}, "
+        f"{data.get('when', '?')}): each role's main flow, counted by relais/bench/journey.py. "
+        "An action is one step (a field typed, a choice, a submit, a click); keystroke-level "
+        f"time = {K_SECONDS} s a key + {M_SECONDS} s a step + {P_SECONDS + B_SECONDS:.1f} s a "
+        "click. Server time: Navigation Timing responseStart − requestStart of each page "
+        "(Resource Timing for an htmx exchange). Not a timed test: one run, figures as measured.",
+        "",
+        "| Journey | Role | Actions | Keys | Clicks | Keystroke-level time | "
+        "Server time per page (ms) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, j in data.get("journeys", {}).items():
+        per_page = ", ".join(
+            f"{p} {ms:.0f}" for p, ms in zip(j["pages"], j["server_ms_per_page"], strict=False)
+        )
+        lines.append(
+            f"| {j.get('label', name)} | {j.get('role', '')} | {j['actions']} | "
+            f"{j['keystrokes']} | {j['clicks']} | {j['klm_seconds']:.1f} s | {per_page} |"
+        )
+    errors = data.get("server_errors")
+    if errors is not None:
+        lines += ["", f"HTTP 5xx answers in the server log during the run: {errors}."]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def update_doc(path: Path, data: dict, before: str) -> None:
+    """Replaces the delimited journeys section of `path` (or inserts it before `before`)."""
+    text = path.read_text() if path.exists() else ""
+    section = markdown(data)
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    elif before in text:
+        i = text.index(before)
+        text = text[:i] + section + "\n\n" + text[i:]
+    else:
+        text = text + "\n" + section + "\n"
+    path.write_text(text)
