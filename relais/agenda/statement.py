@@ -253,15 +253,7 @@ def participation_statement(*, professional: Professional, month: date) -> State
                 )
             )
         ),  # fmt: skip
-        min_weekly_hours=float(
-            _forfait_parameter(
-                cpts,
-                None,
-                "forfait_min_weekly_hours",
-                "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS",
-                DEFAULT_FORFAIT_MIN_WEEKLY_HOURS,
-            )
-        ),  # fmt: skip
+        min_weekly_hours=forfait_min_weekly_hours(cpts),  # fmt: skip
         sas_participant=professional.sas_participant,
         cpts_name=cpts.name if cpts is not None and cpts.sas_id else "",
         declares_two_hours=professional.declares_two_hours,
@@ -496,6 +488,19 @@ def majorations_due(
         if lower <= moment < upper and before < cap:
             due += 1
     return due
+
+
+def forfait_min_weekly_hours(professional_cpts) -> float:
+    """Hours to publish every ISO week for the forfait: the CPTS's SAS's, else the settings."""
+    return float(
+        _forfait_parameter(
+            professional_cpts,
+            None,
+            "forfait_min_weekly_hours",
+            "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS",
+            DEFAULT_FORFAIT_MIN_WEEKLY_HOURS,
+        )
+    )
 
 
 def weekly_parameters(professional_cpts) -> tuple[Decimal, int]:

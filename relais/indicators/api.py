@@ -12,6 +12,7 @@ from relais.indicators.selectors import (
     indicators_by_door,
     indicators_compute,
     indicators_level2,
+    indicators_participants,
     period_check,
     territory_get_for_scope,
 )
@@ -77,6 +78,27 @@ class Level2Out(Schema):
     unplaced_requests: int = Field(description=definition("level2_unplaced_requests"))
 
 
+class ParticipantOut(Schema):
+    # One row of the dashboard's "Médecins participants" table (same selector, same order).
+    name: str = Field(description="Nom affiché du médecin.")
+    rpps: str = Field(description="Numéro RPPS.")
+    sas_participant: bool = Field(description="Inscrit au SAS (niveau 1).")
+    slots_published: int = Field(description="Créneaux non fermés commençant dans la période.")
+    hours_published: float = Field(description="Heures de ces créneaux (une plage une fois).")
+    weeks: int = Field(description="Semaines ISO touchées par la période.")
+    weeks_with_min_hours: int = Field(
+        description="Parmi elles, semaines entières avec au moins les heures du forfait SAS "
+        "publiées (2 h par défaut, réglage du SAS)."
+    )
+    declares_two_hours: bool = Field(description="Déclare au moins 2 h par semaine au SAS.")
+    patients_seen: int = Field(description="Rendez-vous honorés dans la période.")
+    no_shows: int = Field(description="Non venus dans la période.")
+    majorations_due: int = Field(
+        description="Majorations SNP dues (plafond hebdomadaire de la semaine ISO)."
+    )
+    majorations_amount: float = Field(description="Montant de ces majorations (€).")
+
+
 class IndicatorsOut(Schema):
     start: date = Field(description="Premier jour de la période (heure de Paris), inclus.")
     end: date = Field(description="Dernier jour de la période (heure de Paris), inclus.")
@@ -115,6 +137,7 @@ class IndicatorsOut(Schema):
     )
     requests_by_door: DoorsOut = Field(description=definition("requests_by_door"))
     level2: Level2Out = Field(description="Niveau 2 : appels aux volontaires de la CPTS.")
+    participants: list[ParticipantOut] = Field(description=definition("participants"))
     red_flag_questions: list[RedFlagQuestionsOut] = Field(
         description="Questions de confirmation des signes de gravité posées à l'accueil "
         "(téléphone, formulaire web, adressage), par critère (issue 15)."
@@ -148,6 +171,7 @@ def indicators(request, start: date, end: date, territory: str | None = None):
     figures = indicators_compute(start=start, end=end, **territory_filter)
     figures["requests_by_door"] = indicators_by_door(start=start, end=end, **territory_filter)
     figures["level2"] = indicators_level2(start=start, end=end, **territory_filter)
+    figures["participants"] = indicators_participants(start=start, end=end, **territory_filter)
     from relais.regulation.red_flags import red_flag_question_stats_for
 
     questions = red_flag_question_stats_for(start=start, end=end, **territory_filter)

@@ -818,10 +818,8 @@ def indicators_participants(
     ISO weeks of the period with at least the forfait's weekly hours published (whole
     weeks), the "2 h a week" declaration, patients seen, no-shows, and the majorations due
     by the participation statement's rule (relais.agenda.statement). Three queries."""
-    from django.conf import settings
-
     from relais.agenda.statement import (
-        DEFAULT_FORFAIT_MIN_WEEKLY_HOURS,
+        forfait_min_weekly_hours,
         majorations_due,
         weekly_parameters,
     )
@@ -839,13 +837,10 @@ def indicators_participants(
             | Q(cpts_level2=True)
             | Q(pk__in=published.values("professional_id"))
         )
-        .select_related("cpts")
+        .select_related("cpts__sas")
         .order_by("last_name", "first_name", "pk")
     )
     ids = [d.pk for d in doctors]
-    minimum = float(
-        getattr(settings, "RELAIS_SAS_FORFAIT_MIN_WEEKLY_HOURS", DEFAULT_FORFAIT_MIN_WEEKLY_HOURS)
-    )
     slots: dict[int, int] = dict.fromkeys(ids, 0)
     hours: dict[int, float] = dict.fromkeys(ids, 0.0)
     week_hours: dict[tuple[int, tuple], float] = {}
@@ -890,6 +885,7 @@ def indicators_participants(
     for doctor in doctors:
         amount, cap = weekly_parameters(doctor.cpts)
         due = majorations_due(consultations[doctor.pk], cap=cap, lower=lower, upper=upper)
+        minimum = forfait_min_weekly_hours(doctor.cpts)  # the SAS's, else the settings
         rows.append(
             {
                 "name": doctor.display_name,

@@ -11,6 +11,7 @@ from django.urls import reverse
 from relais.accounts.models import Role
 from relais.agenda.statement import participation_statement
 from relais.audit.models import AuditEvent
+from relais.indicators.selectors import indicators_participants
 from tests import factories as f
 from tests.agenda.helpers import paris
 
@@ -49,6 +50,21 @@ def test_the_sas_sets_the_forfait_when_the_cpts_has_none(dr_alice, settings):
     forfait = participation_statement(professional=dr_alice, month=NOV).forfait
     assert forfait.amount_eur == Decimal("1200")  # the CPTS's amount comes first
     assert forfait.min_weekly_hours == 3.0  # the CPTS sets no hours: the SAS's
+
+
+def test_the_participants_table_reads_the_sas_hours_like_the_statement(dr_alice, sas91):
+    dr_alice.sas_participant = True
+    dr_alice.save(update_fields=["sas_participant"])
+    weekly_slots(dr_alice, 2.5)
+    period = {"start": NOV, "end": date(2026, 11, 30), "sas_ids": {sas91.pk}}
+    (row,) = indicators_participants(**period)
+    assert (row["weeks"], row["weeks_with_min_hours"]) == (6, 6)
+    sas91.forfait_min_weekly_hours = Decimal("3")
+    sas91.save(update_fields=["forfait_min_weekly_hours"])
+    (row,) = indicators_participants(**period)
+    dr_alice.refresh_from_db()
+    forfait = participation_statement(professional=dr_alice, month=NOV).forfait
+    assert row["weeks_with_min_hours"] == forfait.weeks_meeting_hours == 0
 
 
 def test_without_a_cpts_the_settings_apply(dr_alice, settings):

@@ -95,3 +95,25 @@ def test_page_csv_xlsx_pdf_and_api_give_the_same_numbers(client, march, regis, s
         assert report_cells[term] == value, term
     pdf = pdf_text(client.get("/indicateurs/rapport-ars.pdf", {"mois": "2024-03"}).content)
     assert b"Vus sous 24 h" in pdf and b"Demandes avec patient vu" in pdf
+
+    # The participants table: the API's rows are the page's and the report's, cell by cell.
+    (participants,) = [t for t in report["raw_tables"] if t.slug == "participants"]
+    api_rows = [
+        [
+            r["name"], r["rpps"], r["sas_participant"], r["slots_published"],
+            r["hours_published"], f"{r['weeks_with_min_hours']} sur {r['weeks']}",
+            r["declares_two_hours"], r["patients_seen"], r["no_shows"], r["majorations_due"],
+            r["majorations_amount"],
+        ]
+        for r in api["participants"]
+    ]  # fmt: skip
+    assert api_rows and api_rows == [list(row) for row in participants.rows]
+    assert sum(r["patients_seen"] for r in api["participants"]) > 0
+    page_text = client.get("/indicateurs/", PERIOD).content.decode()
+    table = page_text[page_text.index('id="table-participants"') :]
+    table = table[: table.index("</table>")]
+    page_rows = [
+        [html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>") :], re.S)
+    ]
+    assert page_rows == [[display_cell(v) for v in row] for row in api_rows]
