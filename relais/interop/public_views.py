@@ -9,9 +9,11 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from relais.agenda.models import Slot, SlotStatus
 from relais.orientation.selectors import MIN_LEAD
+from relais.regulation.web import chosen_slot_token
 from relais.territory.service_hours import is_open, next_opening
 
 
@@ -40,6 +42,9 @@ def public_slot(request, public_id):
         form_url = ""
         if cpts is not None:
             form_url = reverse("regulation:web_request", args=[cpts.public_id])
+            if available and not slot.is_partner_mirror:
+                # The form carries the chosen slot: a signed token, no patient data.
+                form_url += "?" + urlencode({"creneau": chosen_slot_token(slot)})
         mirror = getattr(slot, "partner_mirror", None) if slot.is_partner_mirror else None
         # A partner's slot is booked on the partner's own agenda (its link), not here.
         partner_link = mirror.deep_link if mirror is not None else ""

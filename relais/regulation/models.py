@@ -247,6 +247,16 @@ class Request(PublicIdModel, TimestampedModel):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
+    # The public slot the patient chose before the web form (interop:public_slot): the
+    # CPTS calls back and books it if it suits (web channel: no self-booking).
+    wanted_slot = models.ForeignKey(
+        "agenda.Slot",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="wanted_by",
+        verbose_name="créneau choisi par le patient",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -853,11 +853,17 @@ def web_request_submit(
     data: PatientInput,
     motif_text: str,
     red_flag_answers: dict[str, str | None] | None = None,
+    wanted_slot=None,
 ) -> Request:
     """A patient's request from the CPTS web form: coded automatically when the matcher
     is confident, confirmed by SMS/e-mail with a signed follow-up link. The confirming
     questions were all answered "non" (any "oui" stores nothing: web_views); a red flag
-    of the text still goes to the médecin régulateur (request_create)."""
+    of the text still goes to the médecin régulateur (request_create).
+
+    `wanted_slot`: the public slot the patient chose (regulation.web.chosen_slot). The
+    web channel never books by itself (the CPTS calls back, then books), so the request
+    keeps it as the patient's choice, for the operator to book first; nor is it held (a
+    hold is an operator's, for minutes; it would block the operator who calls back)."""
     from django.conf import settings
     from django.urls import reverse
 
@@ -883,6 +889,9 @@ def web_request_submit(
             callback_email=data.email,
             red_flag_answers=red_flag_answers,
         )
+        if wanted_slot is not None:
+            req.wanted_slot = wanted_slot
+            req.save(update_fields=["wanted_slot"])
         link = settings.SITE_URL + reverse("regulation:follow", args=[follow_token(req)])
         text = (
             f"Relais : votre demande {req.reference} est enregistrée auprès de la {cpts.name}. "

@@ -18,6 +18,7 @@ from relais.regulation.red_flags import (
 )
 from relais.regulation.selectors import request_by_follow_token
 from relais.regulation.services import PatientInput, web_request_submit
+from relais.regulation.web import chosen_slot
 from relais.territory.selectors import cpts_communes, cpts_get_public
 from relais.territory.service_hours import is_open, next_opening
 
@@ -33,6 +34,9 @@ def web_request(request, cpts_id):
             "regulation/web/closed.html",
             {"cpts": cpts, "next_opening": next_opening(cpts.service_hours, now)},
         )
+    # The slot chosen on its public page, carried as a signed token in the address (no
+    # patient data); the form posts back to the same address, so it stays with it.
+    wanted = chosen_slot(request.GET.get("creneau", ""), cpts=cpts)
     asked = []
     if request.method == "POST":
         # The confirming questions of the criteria the description matches are fields
@@ -70,12 +74,13 @@ def web_request(request, cpts_id):
                     data=PatientInput.from_cleaned(data),
                     motif_text=data["motif_text"],
                     red_flag_answers=posted_answers(request.POST, asked) if asked else None,
+                    wanted_slot=wanted,
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 return render(request, "regulation/web/thanks.html", {"cpts": cpts, "req": req})
-    return _render_form(request, cpts, form)
+    return _render_form(request, cpts, form, wanted=wanted)
 
 
 def _posted_birth_date(data):
@@ -87,8 +92,10 @@ def _posted_birth_date(data):
         return None
 
 
-def _render_form(request, cpts, form, status=200):
-    context = {"cpts": cpts, "form": form}
+def _render_form(request, cpts, form, status=200, wanted=None):
+    if wanted is None:
+        wanted = chosen_slot(request.GET.get("creneau", ""), cpts=cpts)
+    context = {"cpts": cpts, "form": form, "wanted_slot": wanted}
     if web_limits.pow_enabled():
         context["altcha_challenge"] = web_limits.pow_challenge_json()
     return render(request, "regulation/web/form.html", context, status=status)

@@ -151,3 +151,101 @@ def test_it_says_a_taken_slot_is_gone_and_hides_non_public_ones(feed):
         assert "plus disponible" in gone.content.decode()
         assert Client().get(f"/interop/rdv/{hidden.public_id}/").status_code == 404
         assert Client().post(f"/interop/rdv/{taken.public_id}/").status_code == 404
+
+
+def _form_link(page: str) -> str:
+    import html
+    import re
+
+    found = re.search(r'href="(/demande-en-ligne/[^"]+)"', page)
+    assert found, "no link to the web form"
+    return html.unescape(found[1])
+
+
+def test_the_public_page_carries_the_chosen_slot_into_the_stored_request(
+    feed, open_cpts, settings, olivia
+):
+    """interop:public_slot -> the CPTS web form with the slot as a signed token (no
+    patient data in the address) -> the stored web request keeps that slot for the
+    operator who calls back; the red-flag questions and ALTCHA still apply."""
+    from relais.regulation.models import Request
+    from tests.regulation.test_web_abuse import _solved_payload
+    from tests.regulation.test_web_channel import answers
+
+    settings.RELAIS_WEB_FORM_POW = True
+    settings.RELAIS_WEB_FORM_POW_COST = 50
+    slot = feed[0]
+    patient = answers(commune="91228")
+    with time_machine.travel(WEDNESDAY_10 + timedelta(minutes=5), tick=True):
+        page = Client().get(f"/interop/rdv/{slot.public_id}/").content.decode()
+        link = _form_link(page)
+        assert link.startswith(f"/demande-en-ligne/{open_cpts.public_id}/?creneau=")
+        assert str(slot.public_id) not in link  # signed, not the bare id
+        browser = Client()
+        form = browser.get(link).content.decode()
+        assert "Créneau choisi" in form and slot.professional.display_name in form
+        # A red flag: "Appelez le 15", nothing stored, the slot not taken.
+        red = browser.post(link, patient | {"rf_thorax": "oui", "altcha": _solved_payload(form)})
+        assert "Appelez le 15 maintenant" in red.content.decode()
+        assert not Request.objects.exists()
+        # Without the proof of work: refused, nothing stored.
+        refused = browser.post(link, patient)
+        assert refused.status_code == 400 and not Request.objects.exists()
+        done = browser.post(link, patient | {"altcha": _solved_payload(form)})
+        assert "Demande enregistrée" in done.content.decode()
+    req = Request.objects.get()
+    assert req.channel == "web" and req.wanted_slot == slot
+    slot.refresh_from_db()
+    assert slot.status == SlotStatus.FREE  # the web channel books nothing by itself
+    # The operator who calls back sees the patient's choice on the request.
+    staff = Client()
+    staff.force_login(olivia)
+    with time_machine.travel(WEDNESDAY_10 + timedelta(minutes=20), tick=True):
+        detail = staff.get(f"/demandes/{req.public_id}/").content.decode()
+    assert "Créneau choisi en ligne" in detail and slot.professional.display_name in detail
+
+
+def test_a_forged_stale_or_foreign_slot_token_stores_the_request_without_a_slot(
+    feed, open_cpts, cpts_b
+):
+    from django.core import signing
+
+    from relais.regulation.models import Request
+    from relais.regulation.web import SLOT_TOKEN_SALT, chosen_slot_token
+    from tests.regulation.test_web_channel import answers
+
+    slot, not_public = feed[0], feed[3]
+    other = f.SlotFactory(
+        professional=f.ProfessionalFactory(cpts=cpts_b),
+        for_public=True,
+        start=WEDNESDAY_10 + timedelta(hours=3),
+    )
+    url = f"/demande-en-ligne/{open_cpts.public_id}/"
+    with time_machine.travel(WEDNESDAY_10 + timedelta(minutes=5), tick=True):
+        tokens = [
+            "x" * 40,  # forged
+            signing.dumps(str(slot.public_id), salt="another salt"),
+            chosen_slot_token(not_public),  # not open to the public
+            chosen_slot_token(other),  # another CPTS's professional
+        ]
+        taken = chosen_slot_token(feed[2])
+        feed[2].status = SlotStatus.BOOKED
+        feed[2].save(update_fields=["status"])
+        tokens.append(taken)  # taken since the page was shown
+        for token in tokens:
+            response = Client().post(f"{url}?creneau={token}", answers())
+            assert "Demande enregistrée" in response.content.decode()
+        assert signing.loads(chosen_slot_token(slot), salt=SLOT_TOKEN_SALT) == str(slot.public_id)
+        tomorrow = f.SlotFactory(
+            professional=slot.professional, for_public=True, start=WEDNESDAY_10 + timedelta(days=1)
+        )
+        old = chosen_slot_token(tomorrow)
+    with time_machine.travel(WEDNESDAY_10 + timedelta(hours=4, minutes=10), tick=False):
+        stale = Client().post(f"{url}?creneau={old}", answers())  # expired after 4 h
+        assert "Demande enregistrée" in stale.content.decode()
+        fresh = Client().post(f"{url}?creneau={chosen_slot_token(tomorrow)}", answers())
+        assert "Demande enregistrée" in fresh.content.decode()
+    assert Request.objects.get(wanted_slot=tomorrow)  # the same slot, with a fresh token
+    Request.objects.filter(wanted_slot=tomorrow).delete()
+    assert Request.objects.count() == len(tokens) + 1
+    assert not Request.objects.filter(wanted_slot__isnull=False).exists()
