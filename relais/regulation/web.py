@@ -24,15 +24,14 @@ def chosen_slot_token(slot) -> str:
     return signing.dumps(str(slot.public_id), salt=SLOT_TOKEN_SALT)
 
 
-def chosen_slot(token: str, *, cpts):
+def chosen_slot(token: str, *, cpts, not_before):
     """The public slot of `token` if it is still one this CPTS's web form may carry (open
-    to the public, free, not too close, a professional of that CPTS), else None: a bad,
-    expired or stale token never stops the request, it just arrives without a slot."""
+    to the public, free, starting after `not_before`, a professional of that CPTS), else
+    None: a bad, expired or stale token never stops the request, it arrives without a
+    slot."""
     from django.core import signing
-    from django.utils import timezone
 
     from relais.agenda.models import LOCAL_SOURCES, Slot, SlotStatus
-    from relais.orientation.selectors import MIN_LEAD
 
     if not token or len(token) > 200:
         return None
@@ -46,7 +45,7 @@ def chosen_slot(token: str, *, cpts):
             public_id=public_id,
             for_public=True,
             status=SlotStatus.FREE,
-            start__gt=timezone.now() + MIN_LEAD,
+            start__gt=not_before,
             professional__active=True,
             professional__cpts=cpts,
             source__in=LOCAL_SOURCES,  # a partner's mirror is booked at the partner

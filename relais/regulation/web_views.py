@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
-from relais.orientation.selectors import active_booking_of
+from relais.orientation.selectors import MIN_LEAD, active_booking_of
 from relais.regulation import web_limits
 from relais.regulation.forms import WebRequestForm
 from relais.regulation.red_flags import (
@@ -36,7 +36,7 @@ def web_request(request, cpts_id):
         )
     # The slot chosen on its public page, carried as a signed token in the address (no
     # patient data); the form posts back to the same address, so it stays with it.
-    wanted = chosen_slot(request.GET.get("creneau", ""), cpts=cpts)
+    wanted = _chosen_slot(request, cpts)
     asked = []
     if request.method == "POST":
         # The confirming questions of the criteria the description matches are fields
@@ -83,6 +83,11 @@ def web_request(request, cpts_id):
     return _render_form(request, cpts, form, wanted=wanted)
 
 
+def _chosen_slot(request, cpts):
+    not_before = timezone.now() + MIN_LEAD  # the lead the public slot page applies
+    return chosen_slot(request.GET.get("creneau", ""), cpts=cpts, not_before=not_before)
+
+
 def _posted_birth_date(data):
     from datetime import date
 
@@ -94,7 +99,7 @@ def _posted_birth_date(data):
 
 def _render_form(request, cpts, form, status=200, wanted=None):
     if wanted is None:
-        wanted = chosen_slot(request.GET.get("creneau", ""), cpts=cpts)
+        wanted = _chosen_slot(request, cpts)
     context = {"cpts": cpts, "form": form, "wanted_slot": wanted}
     if web_limits.pow_enabled():
         context["altcha_challenge"] = web_limits.pow_challenge_json()
