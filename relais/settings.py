@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "relais.indicators",
     "relais.interop",
     "relais.bench",  # orchestration: generate and the bench commands, imported by no app
+    "relais.demo",  # orchestration: the demo builder, demo_data and serve_demo
     "relais.core",
 ]
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from relais.agenda.models import Modality, Slot, SlotStatus
 from relais.bench.writer import Table, next_id, sequences_reset
-from relais.core.demo import FIRST_NAMES, LAST_NAMES, MOTIF_WEIGHTS, PROFESSION_MIX, STREETS
+from relais.demo.builder import FIRST_NAMES, LAST_NAMES, MOTIF_WEIGHTS, PROFESSION_MIX, STREETS
 from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import Booking, BookingStatus
 from relais.regulation.models import Motif, Patient, Request, RequestEvent, RequestStatus

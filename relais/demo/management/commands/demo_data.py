@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from relais.core.demo import DEMO_PASSWORD, build_demo
+from relais.demo.builder import DEMO_PASSWORD, build_demo
 
 
 class Command(BaseCommand):
