@@ -112,7 +112,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "relais.core.middleware.ContentSecurityPolicyMiddleware",
     "relais.core.middleware.SessionIdleTimeoutMiddleware",
-    "relais.core.middleware.TwoFactorMiddleware",
+    "relais.accounts.middleware.TwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "relais.urls"

@@ -1,4 +1,6 @@
-"""Security middleware: Content-Security-Policy, inactivity timeout, second factor gate."""
+"""Generic security middleware: Content-Security-Policy, inactivity timeout, NUL bytes, input
+limits of the machine doors. Imports no app (the second-factor gate is accounts'
+relais.accounts.middleware; FHIR's error body is registered by interop)."""
 
 import re
 import time
@@ -57,35 +59,6 @@ class SessionIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
-class TwoFactorMiddleware:
-    """A signed-in user who must use a second factor reaches nothing else before it."""
-
-    OPEN_PREFIXES = ("/static/", "/connexion/", "/deconnexion/")
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        from relais.accounts.services import two_factor_required_for
-        from relais.accounts.views import SESSION_2FA
-
-        user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and not request.session.get(SESSION_2FA)
-            and not request.path.startswith(self.OPEN_PREFIXES)
-            and two_factor_required_for(user)
-        ):
-            if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {"error": {"code": "unauthorized", "message": "Second facteur requis."}},
-                    status=401,
-                )
-            return redirect("accounts:two_factor")
-        return self.get_response(request)
-
-
 NUL_MESSAGE = "Caractère nul (0x00) interdit dans les paramètres de la requête."
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -130,6 +103,17 @@ class RejectNulBytesMiddleware:
         return refuse(request, 400, "invalid_input", NUL_MESSAGE)
 
 
+# Error bodies of the doors that own their format (an OperationOutcome under /fhir/), by
+# path prefix: registered by the app that owns the door (InteropConfig.ready), so core
+# imports no app.
+_DOOR_ERRORS: dict = {}
+
+
+def register_door_error(prefix: str, render) -> None:
+    """`render(status, message) -> HttpResponse` answers refusals under `prefix`."""
+    _DOOR_ERRORS[prefix] = render
+
+
 def refuse(request, status: int, code: str, message: str):
     """An error in the form of the door that was called: structured JSON for /api/,
     OperationOutcome for /fhir/, French text elsewhere."""
@@ -139,10 +123,9 @@ def refuse(request, status: int, code: str, message: str):
         from relais.core.api import error_response
 
         return error_response(request, status, code, message)
-    if request.path.startswith("/fhir/"):
-        from relais.interop.views import fhir_error
-
-        return fhir_error(status, message)
+    for prefix, render in _DOOR_ERRORS.items():
+        if request.path.startswith(prefix):
+            return render(status, message)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 

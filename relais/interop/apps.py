@@ -15,3 +15,14 @@ class InteropConfig(AppConfig):
 
         events.subscribe_booking_changed(appointment_report_enqueue)
         events.register_mirror_booker(partner_slot_book)
+        # Core's middleware answers its refusals under /fhir/ (NUL bytes, input limits) with
+        # our OperationOutcome; core imports no app, so interop registers the body.
+        from relais.core.middleware import register_door_error
+
+        register_door_error("/fhir/", _fhir_error)
+
+
+def _fhir_error(status: int, message: str):
+    from relais.interop.views import fhir_error
+
+    return fhir_error(status, message)

@@ -46,16 +46,11 @@ def test_it_reads_function_level_imports_and_finds_a_circle(tmp_path):
 
 
 def test_it_keeps_core_below_every_app():
-    """core imports no app (the demo, the bench, the middleware of accounts and interop,
-    the home page moved out); what is left is listed, to be emptied (issue 23, item 1)."""
-    module, measured = _graph()
-    left = sorted({a for a, _b, _ in measured["core_up"]})
-    ignored = {
-        line.split(" -> ")[0]
-        for line in _contract("rooms")["ignore_imports"]
-        if line.startswith("relais.core.")
-    }
-    assert set(left) <= ignored, "core imports an app outside the known exceptions"
+    """core imports no app (the demo, the bench, the worker commands, the second-factor
+    middleware, the home page and FHIR's error body moved out; issue 23, item 1)."""
+    _, measured = _graph()
+    assert measured["core_up"] == []
+    assert not any(line.startswith("relais.core.") for line in _contract("rooms")["ignore_imports"])
 
 
 def test_it_holds_every_contract():
