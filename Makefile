@@ -45,6 +45,17 @@ clean:
 # Benchmarks at national scale (docs/benchmarks.md); needs PostgreSQL, wipes BENCH_DATABASE_URL.
 # BENCH_ARGS=--quick for a small run.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_scale_bench
-.PHONY: bench
-bench: install
+.PHONY: bench bench-journeys
+bench: install bench-journeys
 	$(BIN)/relais bench --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
+
+# Each role's main flow in Chromium on a fresh demo (issue 18, item 8): actions, keys,
+# keystroke-level time, server time per page -> docs/benchmarks-journeys.json and the
+# journeys section of docs/benchmarks.md (kept by relais bench). Not a timed test.
+JOURNEYS_VAR ?= var/journeys
+JOURNEYS_PORT ?= 8199
+bench-journeys: install
+	rm -rf $(JOURNEYS_VAR) && mkdir -p $(JOURNEYS_VAR)
+	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais migrate -v0
+	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais demo_data
+	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais bench_journeys --port $(JOURNEYS_PORT)

@@ -33,7 +33,7 @@ class Journey:
 
     def __init__(self, page):
         self.page, self.keys, self.actions, self.clicks = page, 0, 0, 0
-        self.server_ms: list[float] = []
+        self.server_ms: list[float | None] = []
         self.pages: list[str] = []
 
     def action(self):
@@ -48,10 +48,11 @@ class Journey:
         self.keys += 1
 
     def click(self, selector):
-        """One action by pointer: the element is clicked, not focused and typed."""
+        """One action by pointer (a CSS selector or a Playwright locator is clicked)."""
         self.actions += 1
         self.clicks += 1
-        self.page.click(selector)
+        target = self.page.locator(selector) if isinstance(selector, str) else selector
+        target.click()
 
     def navigation_ms(self, name=""):
         timing = self.page.evaluate(_NAVIGATION_JS)
@@ -61,7 +62,7 @@ class Journey:
     def fetch_ms(self, name):
         """The server time of the last htmx exchange (a partial, not a navigation)."""
         timing = self.page.evaluate(_FETCH_JS)
-        self.server_ms.append(round(timing or 0, 1))
+        self.server_ms.append(round(timing, 1) if timing else None)  # None: not measured
         self.pages.append(name)
 
     def klm_seconds(self):
@@ -90,7 +91,12 @@ def markdown(data: dict) -> str:
         "An action is one step (a field typed, a choice, a submit, a click); keystroke-level "
         f"time = {K_SECONDS} s a key + {M_SECONDS} s a step + {P_SECONDS + B_SECONDS:.1f} s a "
         "click. Server time: Navigation Timing responseStart − requestStart of each page "
-        "(Resource Timing for an htmx exchange). Not a timed test: one run, figures as measured.",
+        "(Resource Timing for an htmx exchange; — when the browser gave none). Not a timed "
+        "test: one run, figures as measured. The ARM's calls end when the request is sent to "
+        "the régulateur (an ARM does not book); the OSNP operator opens the first request to "
+        "orient that ranks a slot and books its top slot; the régulateur records a decision on "
+        "the first request to regulate; the doctor records 'Vu'; the patient answers every "
+        "question 'Non' and sends.",
         "",
         "| Journey | Role | Actions | Keys | Clicks | Keystroke-level time | "
         "Server time per page (ms) |",
@@ -98,7 +104,8 @@ def markdown(data: dict) -> str:
     ]
     for name, j in data.get("journeys", {}).items():
         per_page = ", ".join(
-            f"{p} {ms:.0f}" for p, ms in zip(j["pages"], j["server_ms_per_page"], strict=False)
+            f"{p} {ms:.0f}" if ms is not None else f"{p} —"
+            for p, ms in zip(j["pages"], j["server_ms_per_page"], strict=False)
         )
         lines.append(
             f"| {j.get('label', name)} | {j.get('role', '')} | {j['actions']} | "

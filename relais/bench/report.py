@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from relais.bench.journey import END, START
+
 ANALYSIS = "<!-- analysis: kept by relais bench, written by hand -->"
 TARGETS = {
     "search_inprocess_p95_ms": 30,
@@ -296,7 +298,12 @@ class Report:
                 kept = text[text.index(ANALYSIS) :]
         if not kept:
             kept = ANALYSIS + "\n\n## Analysis\n\n(to be written after a full run)\n"
-        path.write_text(self.markdown() + "\n" + kept)
+        # The browser journeys' section (relais bench_journeys, relais/bench/journey.py).
+        journeys = ""
+        if path.exists() and START in text and END in text:
+            start, end = text.index(START), text.index(END) + len(END)
+            journeys = text[start:end] + "\n\n"
+        path.write_text(self.markdown() + "\n" + journeys + kept)
 
 
 def _shorten(sql: str, width: int = 400) -> str:
