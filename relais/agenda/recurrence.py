@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from relais.agenda import hours
+from relais.territory import hours
 
 MIN_SLOT_MINUTES = 5
 MAX_SLOT_MINUTES = 240

@@ -544,7 +544,7 @@ def slots_create_one_off(
 ) -> OneOffResult:
     """One-off slots (a form or an .ics import). All or nothing on invalid input;
     slots overlapping one already there (or repeating an imported UID) are skipped."""
-    from relais.agenda.hours import is_pdsa
+    from relais.territory.hours import is_pdsa
 
     now = now or timezone.now()
     result = OneOffResult()

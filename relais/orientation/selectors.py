@@ -11,12 +11,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from relais.accounts.permissions import Scope
-from relais.agenda.hours import PARIS
 from relais.agenda.models import Channel, Modality, Slot, SlotStatus
 from relais.directory.models import Practice, Profession, Professional
 from relais.orientation.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from relais.regulation.models import Decision, Request, UrgencyBand
 from relais.territory.geo import bounding_box, distance_km
+from relais.territory.hours import PARIS
 from relais.territory.models import Cpts
 
 # Levels of the ranking, as the national SAS platform orders them.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from relais.agenda.hours import is_pdsa, is_sas_hours
+from relais.territory.hours import is_pdsa, is_sas_hours
 from relais.territory.service_hours import PARIS, is_open
 
 DEFAULT_PRACTICE_HOURS = {

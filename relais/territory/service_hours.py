@@ -8,7 +8,7 @@ closes its line and form (bridges, holidays of the team). Closed on French publi
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from relais.agenda.hours import is_public_holiday
+from relais.territory.hours import is_public_holiday
 
 PARIS = ZoneInfo("Europe/Paris")
 

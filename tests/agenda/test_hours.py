@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relais.agenda.hours import (
+from relais.territory.hours import (
     is_bridge_day,
     is_pdsa,
     is_public_holiday,

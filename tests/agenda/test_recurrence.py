@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relais.agenda.hours import is_public_holiday
 from relais.agenda.recurrence import (
     InvalidRule,
     Occurrence,
@@ -17,6 +16,7 @@ from relais.agenda.recurrence import (
     overlapping,
     validate_rule,
 )
+from relais.territory.hours import is_public_holiday
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEKDAYS = frozenset(range(5))
