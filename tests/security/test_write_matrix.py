@@ -685,12 +685,7 @@ def test_it_writes_nothing_on_a_read_only_page(name, wcast):
 
 
 def test_it_counts_the_write_matrix():
-    """The figures quoted in docs/security.md."""
+    """The figures quoted in docs/security.md (update both together)."""
     scenarios = sum(len(s) for s in WRITES.values())
-    # partner sources and the public slot page (tests/security/partner_cases.py): 6, 9
-    # red-flag decision API and questions panel (issue 15, safety helper): 2, 3
-    assert len(WRITES) == 56 + 18 + 6 + 2 and scenarios == 87 + 26 + 9 + 3, (
-        len(WRITES),
-        scenarios,
-    )
+    assert (len(WRITES), scenarios, len(READ_ONLY_PAGES)) == (82, 125, 52)
     assert len(PERSONAS) == 13
