@@ -11,9 +11,7 @@ urlpatterns = [
     path("demandes/nouvelle/", views.request_new, name="request_new"),
     path("pro/adresser/", views.referral_new, name="referral_new"),
     path("demandes/motifs/", views.motif_suggest, name="motif_suggest"),
-    path(
-        "demandes/questions-gravite/", views.red_flag_questions, name="red_flag_questions"
-    ),
+    path("demandes/questions-gravite/", views.red_flag_questions, name="red_flag_questions"),
     path("demandes/patients/", views.patient_lookup, name="patient_lookup"),
     path("demandes/<uuid:public_id>/", views.request_detail, name="request_detail"),
     path("demandes/<uuid:public_id>/cloturer/", views.request_close, name="request_close"),
