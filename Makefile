@@ -59,3 +59,17 @@ bench-journeys: install
 	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais migrate -v0
 	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais demo_data
 	RELAIS_VAR_DIR=$(JOURNEYS_VAR) $(BIN)/relais bench_journeys --port $(JOURNEYS_PORT)
+
+# The same journeys on a national-size database ("Base nationale" table of the same
+# section): relais generate into JOURNEYS_DATABASE_URL (PostgreSQL, wiped), the demo's
+# logins and territory on top (relais demo_data), then bench_journeys --dataset national.
+JOURNEYS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_journeys_bench
+JOURNEYS_GENERATE_ARGS ?= --professionals 6000 --days 3 --requests 20000
+.PHONY: bench-journeys-national
+bench-journeys-national: install
+	mkdir -p $(JOURNEYS_VAR)-national
+	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais migrate -v0
+	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais generate --reset $(JOURNEYS_GENERATE_ARGS)
+	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais demo_data
+	DATABASE_URL=$(JOURNEYS_DATABASE_URL) RELAIS_VAR_DIR=$(JOURNEYS_VAR)-national \
+		$(BIN)/relais bench_journeys --port $(JOURNEYS_PORT) --dataset national

@@ -80,8 +80,9 @@ class Journey:
         }
 
 
-def markdown(data: dict) -> str:
-    """The journeys section of docs/benchmarks.md, from the JSON the benchmark wrote."""
+def markdown(data: dict, national: dict | None = None) -> str:
+    """The journeys section of docs/benchmarks.md, from the JSON the benchmark wrote on the
+    demo (`data`) and, when there is one, on the national bench database (`national`)."""
     lines = [
         START,
         "## 6. Journeys in a real browser",
@@ -97,6 +98,24 @@ def markdown(data: dict) -> str:
         "orient that ranks a slot and books its top slot; the régulateur records a decision on "
         "the first request to regulate; the doctor records 'Vu'; the patient answers every "
         "question 'Non' and sends.",
+    ]
+    if national is None:
+        lines += _table(data)
+    else:
+        lines += ["", "### Demo", ""] + _table(data)[1:]
+        lines += [
+            "",
+            "### Base nationale",
+            "",
+            f"The same journeys on {national.get('where', 'the national bench database')}, "
+            f"{national.get('when', '?')}.",
+        ] + _table(national)
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def _table(data: dict) -> list[str]:
+    lines = [
         "",
         "| Journey | Role | Actions | Keys | Clicks | Keystroke-level time | "
         "Server time per page (ms) |",
@@ -114,14 +133,13 @@ def markdown(data: dict) -> str:
     errors = data.get("server_errors")
     if errors is not None:
         lines += ["", f"HTTP 5xx answers in the server log during the run: {errors}."]
-    lines.append(END)
-    return "\n".join(lines)
+    return lines
 
 
-def update_doc(path: Path, data: dict, before: str) -> None:
+def update_doc(path: Path, data: dict, before: str, national: dict | None = None) -> None:
     """Replaces the delimited journeys section of `path` (or inserts it before `before`)."""
     text = path.read_text() if path.exists() else ""
-    section = markdown(data)
+    section = markdown(data, national)
     if START in text and END in text:
         text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
     elif before in text:

@@ -51,3 +51,24 @@ def test_a_second_run_replaces_the_section_and_relais_bench_keeps_it(tmp_path):
     assert "new figures" in text and "old figures" not in text
     assert text.count(START) == 1 and "| 5 | 38 |" in text and "by hand" in text
     assert text.index("new figures") < text.index(START) < text.index(ANALYSIS)
+
+
+def test_the_national_run_is_a_second_table_after_the_demo_one(tmp_path):
+    national = {
+        **DATA,
+        "where": "a national-size PostgreSQL database",
+        "server_errors": 2,
+        "journeys": {"arm_known": {**DATA["journeys"]["arm_known"], "actions": 6}},
+    }
+    text = markdown(DATA, national)
+    assert text.count("| Journey | Role |") == 2
+    demo, base = text.split("### Base nationale")
+    assert "### Demo" in demo and "| 4 | 38 |" in demo and "server log during the run: 0." in demo
+    assert "national-size PostgreSQL" in base and "| 6 | 38 |" in base
+    assert "server log during the run: 2." in base and base.endswith(END)
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n" + ANALYSIS + "\n")
+    update_doc(doc, DATA, before=ANALYSIS, national=national)
+    update_doc(doc, DATA, before=ANALYSIS)  # a demo-only run: the second table goes
+    assert doc.read_text().count(START) == 1 and "Base nationale" not in doc.read_text()

@@ -6,7 +6,13 @@ one run, the figures as measured.
 Run it on a demo database (`make bench-journeys` builds one in var/journeys/): it serves
 that database itself with `serve_demo` on --port, plays the journeys with Playwright and
 Debian's /usr/bin/chromium (as tests/browser/conftest.py launches it), then stops the
-server and counts the HTTP 5xx answers in its log."""
+server and counts the HTTP 5xx answers in its log.
+
+With --dataset national it plays the same journeys on the national bench database
+(`make bench-journeys-national`: `relais generate` into JOURNEYS_DATABASE_URL, then
+`relais demo_data` on top for the demo's logins and territory, which the journeys use);
+its figures go to docs/benchmarks-journeys-national.json and to a second table,
+"Base nationale", of the same section."""
 
 import json
 import os
@@ -32,6 +38,20 @@ DESK = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SERVER_ERROR = re.compile(r'" 5\d\d ')
+JSON_NAMES = {"demo": "benchmarks-journeys.json", "national": "benchmarks-journeys-national.json"}
+WHERE = {
+    "demo": (
+        "the demo territory (`relais demo_data`, SQLite, Django's runserver; Dr Roy's "
+        "latest past appointment set back to 'outcome to record' for the doctor's flow, "
+        "the web form's CPTS open all day)"
+    ),
+    "national": (
+        "a national-size PostgreSQL database (`relais generate`, then `relais demo_data` on "
+        "top for the demo's logins and territory; {professionals:,} professionals, "
+        "{requests:,} requests, {slots:,} slots; Django's runserver; same adjustments as on "
+        "the demo)"
+    ),
+}
 
 
 class Command(BaseCommand):
@@ -41,7 +61,13 @@ class Command(BaseCommand):
         root = Path(settings.BASE_DIR).parent
         parser.add_argument("--port", type=int, default=8199)
         parser.add_argument("--output", default=str(root / "docs" / "benchmarks.md"))
-        parser.add_argument("--json", default=str(root / "docs" / "benchmarks-journeys.json"))
+        parser.add_argument(
+            "--dataset",
+            choices=("demo", "national"),
+            default="demo",
+            help="national : la base de `relais generate` complétée par `relais demo_data`.",
+        )
+        parser.add_argument("--json", default=None, help="Défaut : docs/benchmarks-journeys*.json.")
 
     def handle(self, *args, **o):
         try:
@@ -51,6 +77,11 @@ class Command(BaseCommand):
         if not shutil.which(CHROMIUM):
             raise CommandError("Chromium est nécessaire : apt-get install chromium")
         base = f"http://127.0.0.1:{o['port']}"
+        docs = Path(o["output"]).parent
+        json_path = Path(o["json"] or docs / JSON_NAMES[o["dataset"]])
+        where = WHERE[o["dataset"]]
+        if o["dataset"] == "national":
+            where = where.format(**national_size())
         log_path = Path(os.environ.get("RELAIS_VAR_DIR", ".")) / "journeys-server.log"
         known, cpts_id = demo_targets()
         env = {**os.environ, "SITE_URL": base}
@@ -76,17 +107,37 @@ class Command(BaseCommand):
         errors = sum(1 for line in log_path.read_text().splitlines() if SERVER_ERROR.search(line))
         data = {
             "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "where": (
-                "the demo territory (`relais demo_data`, SQLite, Django's runserver; Dr Roy's "
-                "latest past appointment set back to 'outcome to record' for the doctor's flow, "
-                "the web form's CPTS open all day)"
-            ),
+            "where": where,
             "journeys": journeys,
             "server_errors": errors,
         }
-        Path(o["json"]).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        update_doc(Path(o["output"]), data, before=ANALYSIS)
-        self.stdout.write(f"Écrit : {o['json']} et {o['output']} ({errors} réponse(s) 5xx).")
+        json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        # Both tables in the section: this run's and the other dataset's last one, if any.
+        runs = {o["dataset"]: data}
+        for dataset, name in JSON_NAMES.items():
+            other = docs / name
+            if dataset not in runs and other.exists():
+                runs[dataset] = json.loads(other.read_text())
+        if "demo" in runs:
+            update_doc(
+                Path(o["output"]), runs["demo"], before=ANALYSIS, national=runs.get("national")
+            )
+        else:
+            update_doc(Path(o["output"]), runs["national"], before=ANALYSIS)
+        self.stdout.write(f"Écrit : {json_path} et {o['output']} ({errors} réponse(s) 5xx).")
+
+
+def national_size():
+    """The size of the national bench database, for the report's 'where'."""
+    from relais.agenda.models import Slot
+    from relais.directory.models import Professional
+    from relais.regulation.models import Request
+
+    return {
+        "professionals": Professional.objects.count(),
+        "requests": Request.objects.count(),
+        "slots": Slot.objects.count(),
+    }
 
 
 def _wait_for(base, seconds=120):
