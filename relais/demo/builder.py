@@ -214,6 +214,14 @@ LAST_NAMES = [
     "Rolland",
     "Leclercq",
 ]
+# Practice opening hours in the CPTS service-hours shape (Practice.opening_hours).
+_WEEKDAYS_SPLIT = [["08:30", "12:30"], ["14:00", "19:00"]]
+DEMO_OPENING_HOURS = [
+    {**{str(d): _WEEKDAYS_SPLIT for d in range(1, 6)}, "6": [["09:00", "12:00"]]},
+    {str(d): [["14:00", "18:00"]] for d in range(1, 6)},
+    {**{str(d): [["09:00", "19:00"]] for d in (1, 2, 4, 5)}, "3": [["09:00", "12:00"]]},
+]
+
 STREETS = [
     "place de la Mairie",
     "rue de la République",
@@ -340,6 +348,11 @@ class DemoBuilder:
                         latitude=commune.latitude,
                         longitude=commune.longitude,
                         phone=_phone(self.rng, mobile=False),
+                        # One practice in four has its own opening hours (issue 18, item 5);
+                        # the others keep the default (no random draw: the demo stays the same).
+                        opening_hours=DEMO_OPENING_HOURS[len(practices) // 4 % 3]
+                        if len(practices) % 4 == 0
+                        else {},
                     )
                     practices.append(practice)
                 is_gp = profession == Profession.MEDECIN

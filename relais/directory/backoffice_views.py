@@ -141,6 +141,7 @@ def _practice_form(request, managed, practice=None):
             "latitude": practice.latitude, "longitude": practice.longitude,
             "professionals": [str(p.public_id) for p in practice.professionals.all()],
         }  # fmt: skip
+        initial.update(PracticeForm.hours_initial(practice))
         pros += [p for p in practice.professionals.all() if p not in pros]
     form = PracticeForm(request.POST or None, initial=initial, professional_choices=pros)
     if request.method == "POST" and form.is_valid():

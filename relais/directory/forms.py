@@ -4,6 +4,7 @@ from django import forms
 
 from relais.directory.identifiers import clean
 from relais.directory.models import Profession
+from relais.territory.forms import DAYS, hours_to_text, parse_ranges
 
 
 class ProfessionalForm(forms.Form):
@@ -69,6 +70,32 @@ class PracticeForm(forms.Form):
         self.fields["professionals"].choices = [
             (str(p.public_id), f"{p.display_name} ({p.rpps})") for p in professional_choices
         ]
+        # Opening hours in the CPTS service-hours shape and validation (territory.forms).
+        for day, label in DAYS.items():
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=f"Heures d'ouverture le {label}", required=False, max_length=120,
+                help_text="ex. 08:00-12:00, 14:00-18:00 ; tous les jours vides = les horaires "
+                "par défaut (lundi au vendredi 8 h - 20 h, samedi 8 h - 12 h)" if day == 1 else "",
+            )  # fmt: skip
+
+    @staticmethod
+    def hours_initial(practice) -> dict:
+        hours = practice.opening_hours or {}
+        return {f"hours_{d}": hours_to_text(hours.get(str(d))) for d in DAYS}
+
+    def clean(self):
+        data = super().clean()
+        hours = {}
+        for day, label in DAYS.items():
+            try:
+                ranges = parse_ranges(data.pop(f"hours_{day}", ""), label)
+            except forms.ValidationError as exc:
+                self.add_error(f"hours_{day}", exc)
+                continue
+            if ranges:
+                hours[str(day)] = ranges
+        data["opening_hours"] = hours
+        return data
 
 
 class ImportForm(forms.Form):

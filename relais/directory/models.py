@@ -109,6 +109,10 @@ class Practice(PublicIdModel):
     longitude = models.FloatField()
     phone = models.CharField("téléphone", max_length=20, blank=True)
     professionals = models.ManyToManyField(Professional, related_name="practices", blank=True)
+    # Opening hours, in the shape of Cpts.service_hours (relais/territory/service_hours.py):
+    # {"1": [["08:00", "12:00"], ["14:00", "18:00"]], "closed": ["2026-12-24"]}; empty =
+    # the RELAIS_PRACTICE_HOURS default (relais/orientation/surnumeraire.py).
+    opening_hours = models.JSONField("horaires d'ouverture", default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

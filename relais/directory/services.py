@@ -206,7 +206,7 @@ def _check_coordinates(latitude, longitude, commune) -> tuple[float, float]:
 def practice_save(
     *, actor, allowed_departements: set[str], name: str, address: str, postal_code: str,
     city: str, phone: str = "", latitude=None, longitude=None, professionals=(),
-    practice=None,
+    practice=None, opening_hours: dict | None = None,
 ):  # fmt: skip
     """Create or edit a place of consultation. The address resolves to its INSEE commune
     by postal code and town name (the national communes of relais.territory); the
@@ -232,6 +232,8 @@ def practice_save(
     practice = practice or Practice()
     practice.name, practice.address, practice.phone = name.strip(), address.strip(), phone.strip()
     practice.commune, practice.latitude, practice.longitude = commune, latitude, longitude
+    if opening_hours is not None:  # None: unchanged; {}: the default hours
+        practice.opening_hours = opening_hours
     practice.save()
     if professionals is not None:
         practice.professionals.set(professionals)

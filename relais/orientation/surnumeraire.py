@@ -3,8 +3,9 @@ hours and the SAS regulation hours; for a doctor who takes part in the PDSA (pub
 PDSA slots), also the PDSA evening, weekend and holiday hours (never the deep night,
 0 h - 8 h). Outside: a French refusal naming the hours, and a time proposed.
 
-The practice's opening hours are RELAIS_PRACTICE_HOURS (the CPTS service-hours format,
-closed on public holidays): the model holds no per-practice hours yet."""
+The practice's opening hours are Practice.opening_hours (the CPTS service-hours format,
+closed on public holidays) when set, else RELAIS_PRACTICE_HOURS (default Monday to Friday
+8 h - 20 h, Saturday 8 h - 12 h)."""
 
 from datetime import datetime, timedelta
 
@@ -27,8 +28,32 @@ LEAD = timedelta(minutes=30)  # time to reach the practice
 HORIZON = timedelta(days=3)  # as _adhoc_slot
 
 
+DAY_NAMES = {1: "lundi", 2: "mardi", 3: "mercredi", 4: "jeudi", 5: "vendredi", 6: "samedi",
+             7: "dimanche"}  # fmt: skip
+
+
+def own_hours(practice) -> dict | None:
+    """The practice's own opening hours, or None (not set: the default applies)."""
+    hours = getattr(practice, "opening_hours", None) or {}
+    return hours if any(str(d) in hours for d in DAY_NAMES) else None
+
+
 def practice_hours(practice) -> dict:
-    return getattr(settings, "RELAIS_PRACTICE_HOURS", None) or DEFAULT_PRACTICE_HOURS
+    return (
+        own_hours(practice)
+        or getattr(settings, "RELAIS_PRACTICE_HOURS", None)
+        or DEFAULT_PRACTICE_HOURS
+    )
+
+
+def describe_hours(hours: dict) -> str:
+    """ "lundi 14:00-18:00, mardi 08:00-12:00 et 14:00-18:00" (French, for the refusal)."""
+    days = [
+        f"{name} " + " et ".join(f"{start}-{end}" for start, end in hours[str(day)])
+        for day, name in DAY_NAMES.items()
+        if hours.get(str(day))
+    ]
+    return ", ".join(days) or "aucune"
 
 
 def does_pdsa(professional) -> bool:
@@ -74,8 +99,12 @@ def refusal(professional, practice, start: datetime, *, now=None) -> str | None:
     if is_allowed(start, hours=hours, pdsa=pdsa):
         return None
     local = timezone.localtime(start)
-    when = "les horaires d'ouverture du cabinet et du SAS (lundi au vendredi 8 h - 20 h, "
-    when += "samedi 8 h - 12 h, hors jours fériés)"
+    if own_hours(practice):
+        when = f"les horaires d'ouverture du cabinet ({describe_hours(hours)}, hors jours "
+        when += "fériés et fermetures) et du SAS (lundi au vendredi 8 h - 20 h, samedi 8 h - 12 h)"
+    else:
+        when = "les horaires d'ouverture du cabinet et du SAS (lundi au vendredi 8 h - 20 h, "
+        when += "samedi 8 h - 12 h, hors jours fériés)"
     if pdsa:
         when += " ou de la PDSA (soirs jusqu'à minuit, week-ends et jours fériés 8 h - 20 h)"
     message = f"Heure refusée : {local:%d/%m à %H:%M} est en dehors des horaires possibles "
