@@ -46,7 +46,7 @@ clean:
 # BENCH_ARGS=--quick for a small run.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_scale_bench
 .PHONY: bench bench-journeys
-bench: install bench-journeys
+bench: install bench-journeys bench-journeys-national
 	$(BIN)/relais bench --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
 
 # Each role's main flow in Chromium on a fresh demo (issue 18, item 8): actions, keys,
@@ -65,9 +65,20 @@ bench-journeys: install
 # logins and territory on top (relais demo_data), then bench_journeys --dataset national.
 JOURNEYS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_journeys_bench
 JOURNEYS_GENERATE_ARGS ?= --professionals 6000 --days 3 --requests 20000
+# Creates the database if it does not exist (as relais bench does for its own).
+define JOURNEYS_CREATE_DB
+import sys, psycopg
+from urllib.parse import urlsplit, urlunsplit
+url = urlsplit(sys.argv[1]); name = url.path.lstrip("/")
+with psycopg.connect(urlunsplit(url._replace(path="/postgres")), autocommit=True) as c:
+    if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        c.execute(f'CREATE DATABASE "{name}"')
+endef
+export JOURNEYS_CREATE_DB
 .PHONY: bench-journeys-national
 bench-journeys-national: install
 	mkdir -p $(JOURNEYS_VAR)-national
+	$(BIN)/python -c "$$JOURNEYS_CREATE_DB" $(JOURNEYS_DATABASE_URL)
 	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais migrate -v0
 	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais generate --reset $(JOURNEYS_GENERATE_ARGS)
 	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais demo_data

@@ -19,6 +19,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -102,8 +103,7 @@ class Command(BaseCommand):
                     journeys = play_all(browser, base, self.stdout, known, cpts_id)
                     browser.close()
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                _stop(server)
         errors = sum(1 for line in log_path.read_text().splitlines() if SERVER_ERROR.search(line))
         data = {
             "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -138,6 +138,17 @@ def national_size():
         "requests": Request.objects.count(),
         "slots": Slot.objects.count(),
     }
+
+
+def _stop(server):
+    """Ctrl+C, not SIGTERM: serve_demo stops its task worker on the way out (a SIGTERM
+    left the worker running, connected to the benchmark's database)."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _wait_for(base, seconds=120):
