@@ -46,7 +46,7 @@ def test_it_serves_the_demo_with_the_links_of_the_served_port(no_site_url_env, s
     out = StringIO()
     with (
         mock.patch("subprocess.Popen") as popen,
-        mock.patch("relais.core.management.commands.serve_demo.call_command") as runserver,
+        mock.patch("relais.demo.management.commands.serve_demo.call_command") as runserver,
     ):
         call_command("serve_demo", addr="127.0.0.1:8101", stdout=out)
     assert runserver.call_args.args[:2] == ("runserver", "127.0.0.1:8101")
@@ -94,7 +94,7 @@ def test_it_prints_the_demo_links_with_the_site_url(settings):
     settings.SITE_URL = "http://127.0.0.1:8101"
     out = StringIO()
     with mock.patch(
-        "relais.core.management.commands.demo_data.build_demo", return_value=[("operateur", "x")]
+        "relais.demo.management.commands.demo_data.build_demo", return_value=[("operateur", "x")]
     ):
         call_command("demo_data", print_logins=True, stdout=out)
     assert "http://127.0.0.1:8101/" in out.getvalue()

@@ -49,7 +49,7 @@ def test_warm_in_background_returns_a_daemon_thread_that_builds_it():
 
 
 def test_serve_demo_warms_in_the_background_before_serving():
-    from relais.core.management.commands import serve_demo
+    from relais.demo.management.commands import serve_demo
 
     order = []
     with (
