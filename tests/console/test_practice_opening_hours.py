@@ -123,3 +123,14 @@ def test_the_back_office_refuses_malformed_hours_in_french(
     assert response.status_code == 200 and message in response.content.decode()
     practice.refresh_from_db()
     assert practice.opening_hours == {} and AuditEvent.objects.count() == before
+
+
+def test_the_operator_page_proposes_the_practice_opening(client, olivia, willing):
+    practice = willing.practices.get()
+    practice.opening_hours = AFTERNOONS
+    practice.save()
+    client.force_login(olivia)
+    with time_machine.travel(NIGHT, tick=False):
+        req = f.RequestFactory()
+        html = client.get(reverse("orientation:ranked_slots", args=[req.public_id])).content
+    assert 'value="2026-06-02T14:00"' in html.decode()
