@@ -64,7 +64,7 @@ bench-journeys: install
 # section): relais generate into JOURNEYS_DATABASE_URL (PostgreSQL, wiped), the demo's
 # logins and territory on top (relais demo_data), then bench_journeys --dataset national.
 JOURNEYS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_journeys_bench
-JOURNEYS_GENERATE_ARGS ?= --professionals 6000 --days 3 --requests 20000
+JOURNEYS_GENERATE_ARGS ?= --professionals 60000 --days 3 --requests 200000
 # Creates the database if it does not exist (as relais bench does for its own).
 define JOURNEYS_CREATE_DB
 import sys, psycopg
