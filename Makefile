@@ -42,7 +42,8 @@ format: install
 clean:
 	rm -rf $(VENV) var/*.sqlite3 .pytest_cache
 
-# Benchmarks at national scale (docs/benchmarks.md); needs PostgreSQL, wipes BENCH_DATABASE_URL.
+# Benchmarks at national scale (docs/benchmarks.md); needs PostgreSQL, wipes BENCH_DATABASE_URL
+# (and the generated data in JOURNEYS_DATABASE_URL, for the journeys on a national database).
 # BENCH_ARGS=--quick for a small run.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_scale_bench
 .PHONY: bench bench-journeys
