@@ -195,12 +195,10 @@ class AbsenceForm(forms.Form):
         return start, end
 
 
-class OneOffForm(forms.Form):
-    """One slot (or a plage of N patients) on a given day, outside any weekly rule."""
+class _PlacedSlotsForm(forms.Form):
+    """Where and for whom slots made outside a weekly rule go: the professional's place,
+    the modality and the channels (the one-off form and the .ics import)."""
 
-    day = forms.DateField(label="Jour", widget=DATE)
-    start_time = forms.TimeField(label="De", widget=TIME)
-    end_time = forms.TimeField(label="À", widget=TIME)
     practice = forms.ChoiceField(label="Lieu")
     modality = forms.ChoiceField(label="Modalité", choices=Modality.choices)
     channels = forms.MultipleChoiceField(
@@ -215,6 +213,15 @@ class OneOffForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.practices = {str(p.public_id): p for p in professional.practices.all()}
         self.fields["practice"].choices = [(k, str(p)) for k, p in self.practices.items()]
+
+
+class OneOffForm(_PlacedSlotsForm):
+    """One slot (or a plage of N patients) on a given day, outside any weekly rule."""
+
+    day = forms.DateField(label="Jour", widget=DATE)
+    start_time = forms.TimeField(label="De", widget=TIME)
+    end_time = forms.TimeField(label="À", widget=TIME)
+    field_order = ["day", "start_time", "end_time"]  # then the place, modality, channels
 
     def clean_day(self):
         return bounded_day(self.cleaned_data["day"])
@@ -226,22 +233,9 @@ class OneOffForm(forms.Form):
         return start, end
 
 
-class ImportForm(forms.Form):
+class ImportForm(_PlacedSlotsForm):
     file = forms.FileField(label="Fichier .ics")
-    practice = forms.ChoiceField(label="Lieu")
-    modality = forms.ChoiceField(label="Modalité", choices=Modality.choices)
-    channels = forms.MultipleChoiceField(
-        label="Visible par",
-        choices=CHANNELS,
-        initial=["for_sas", "for_cpts"],
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choisissez au moins un canal."},
-    )
-
-    def __init__(self, *args, professional, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.practices = {str(p.public_id): p for p in professional.practices.all()}
-        self.fields["practice"].choices = [(k, str(p)) for k, p in self.practices.items()]
+    field_order = ["file"]
 
 
 class ParticipationForm(forms.Form):
