@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
@@ -152,6 +153,50 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CACHES = caches_from_url(os.environ.get("CACHE_URL", ""))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# --- Pooler and read replica (issue 20; docs/operations.md "PgBouncer", "Replica and
+# read routing"). Empty REPLICA_DATABASE_URL and DB_POOLER: everything as above.
+DB_POOLER = os.environ.get("DB_POOLER", "").strip().lower()
+if DB_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DB_POOLER must be empty or 'pgbouncer', not {DB_POOLER!r}")
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "").strip()
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        REPLICA_DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0)
+    )
+    if DATABASES["replica"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("REPLICA_DATABASE_URL must be a PostgreSQL URL")
+    # A replica that does not answer is given up quickly (the primary serves instead).
+    DATABASES["replica"]["OPTIONS"] = {
+        "connect_timeout": env_int("RELAIS_REPLICA_CONNECT_TIMEOUT", 2)
+    }
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["relais.core.db_routing.ReplicaRouter"]
+    # Right after the outage middleware: it wraps the session and authentication reads.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("relais.core.outage.DatabaseOutageMiddleware") + 1,
+        "relais.core.db_routing.ReadYourWritesMiddleware",
+    )
+RELAIS_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("RELAIS_REPLICA_MAX_LAG_SECONDS", "5"))
+RELAIS_REPLICA_CHECK_SECONDS = float(os.environ.get("RELAIS_REPLICA_CHECK_SECONDS", "3"))
+RELAIS_REPLICA_PIN_SECONDS = env_int("RELAIS_REPLICA_PIN_SECONDS", 10)
+if DB_POOLER == "pgbouncer":
+    for _db in DATABASES.values():
+        if _db["ENGINE"] != "django.db.backends.postgresql":
+            continue
+        # Transaction pooling: consecutive transactions of one Django connection may run
+        # on different server connections. So no named server-side cursor (it lives in
+        # a transaction's server session: .iterator() would lose it) and no prepared
+        # statement (Django's psycopg 3 default, prepare_threshold None, client-side
+        # binding; server_side_binding and the psycopg pool are refused here).
+        _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _options = _db.setdefault("OPTIONS", {})
+        if _options.get("server_side_binding") or _options.get("pool"):
+            raise ImproperlyConfigured("server_side_binding / pool cannot go through PgBouncer")
+        _options["prepare_threshold"] = None
+        # Persistent client connections to PgBouncer are cheap; check them after a
+        # PgBouncer restart instead of failing the first query.
+        _db["CONN_HEALTH_CHECKS"] = True
+
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"

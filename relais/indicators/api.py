@@ -7,6 +7,7 @@ from ninja import Field, Router, Schema
 
 from relais.accounts.api_auth import require_api
 from relais.accounts.permissions import Scope
+from relais.core.db_routing import lag_tolerant
 from relais.indicators.definitions import definition
 from relais.indicators.selectors import (
     indicators_by_door,
@@ -168,10 +169,14 @@ def indicators(request, start: date, end: date, territory: str | None = None):
     scope = require_api(request, "indicators.view")
     period_check(start=start, end=end)
     territory_filter = _territory_filter(scope, territory)
-    figures = indicators_compute(start=start, end=end, **territory_filter)
-    figures["requests_by_door"] = indicators_by_door(start=start, end=end, **territory_filter)
-    figures["level2"] = indicators_level2(start=start, end=end, **territory_filter)
-    figures["participants"] = indicators_participants(start=start, end=end, **territory_filter)
+    figures = lag_tolerant()(indicators_compute)(start=start, end=end, **territory_filter)
+    figures["requests_by_door"] = lag_tolerant()(indicators_by_door)(
+        start=start, end=end, **territory_filter
+    )
+    figures["level2"] = lag_tolerant()(indicators_level2)(start=start, end=end, **territory_filter)
+    figures["participants"] = lag_tolerant()(indicators_participants)(
+        start=start, end=end, **territory_filter
+    )
     from relais.regulation.red_flags import red_flag_question_stats_for
 
     questions = red_flag_question_stats_for(start=start, end=end, **territory_filter)

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from relais.accounts.permissions import require, scope_for
+from relais.core.db_routing import lag_tolerant
 from relais.core.errors import ApplicationError, NotFound
 from relais.indicators.exports import (
     ascii_slug,
@@ -119,7 +120,7 @@ def dashboard(request):
     except ApplicationError as exc:
         start, end = _last_complete_month()
         error = exc.message
-    data = indicators_dashboard(start=start, end=end, territory=territory)
+    data = lag_tolerant()(indicators_dashboard)(start=start, end=end, territory=territory)
     tables = dashboard_tables(data)
     query = {"territoire": territory.public_id, "debut": start.isoformat(), "fin": end.isoformat()}
     now, before = data["current"], data["previous"]
@@ -227,7 +228,7 @@ def export(request, table: str, fmt: str):
         start, end = _period(request.GET)
     except ApplicationError as exc:
         return _bad_request(request, exc.message)
-    data = indicators_dashboard(start=start, end=end, territory=territory)
+    data = lag_tolerant()(indicators_dashboard)(start=start, end=end, territory=territory)
     tables = dashboard_tables(data)
     if table != "tout":
         tables = [t for t in tables if t.slug == table]
@@ -245,7 +246,7 @@ def export(request, table: str, fmt: str):
 def _report_context(request):
     territory, choices = _territory(request)
     start, end = _month(request.GET)
-    data = indicators_dashboard(start=start, end=end, territory=territory)
+    data = lag_tolerant()(indicators_dashboard)(start=start, end=end, territory=territory)
     by_slug = {t.slug: t for t in dashboard_tables(data)}
     tables = [*(by_slug[slug] for slug in REPORT_SLUGS), definitions_table()]
     month = f"{MONTHS[start.month - 1]} {start.year}"

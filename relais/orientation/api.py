@@ -6,6 +6,7 @@ from ninja import Header, Router, Status
 from relais.accounts.api_auth import require_api
 from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
+from relais.core.db_routing import lag_tolerant
 from relais.core.errors import ApplicationError, NotFound
 from relais.orientation.models import BookingChannel
 from relais.orientation.schemas import (
@@ -67,7 +68,9 @@ def ranked_slots(request, request_id: UUID, widen: bool = False, modality: Modal
     scope = require_api(request, "request.orient")
     req = _load_request(scope, request_id)
     user = None if getattr(request, "api_client", None) else request.auth
-    ranked = slots_ranked_for(request=req, widen=widen, modality=modality, user=user, scope=scope)
+    ranked = lag_tolerant()(slots_ranked_for)(
+        request=req, widen=widen, modality=modality, user=user, scope=scope
+    )
     return [ranked_slot_out(r) for r in ranked]
 
 

@@ -13,6 +13,7 @@ from relais.accounts.permissions import require, scope_for
 from relais.agenda.models import Modality
 from relais.agenda.selectors import slot_get
 from relais.audit.services import audit_record_reads
+from relais.core.db_routing import lag_tolerant
 from relais.core.errors import ApplicationError
 from relais.orientation.forms import Level2AnswerForm, SurnumeraireForm
 from relais.orientation.models import BookingChannel, BookingStatus
@@ -58,7 +59,7 @@ def _slots_context(
     ranked = (
         alternatives
         if alternatives is not None
-        else slots_ranked_for(
+        else lag_tolerant()(slots_ranked_for)(
             request=req,
             widen=widen,
             modality=modality or None,
