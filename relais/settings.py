@@ -139,6 +139,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'relais.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A persistent connection is checked before a request reuses it: after a
+        # PostgreSQL restart a stale one is reopened instead of answering 500 (issue 22).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -150,9 +153,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-CACHES = caches_from_url(os.environ.get("CACHE_URL", ""))
-
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Pooler and read replica (issue 20; docs/operations.md "PgBouncer", "Replica and
 # read routing"). Empty REPLICA_DATABASE_URL and DB_POOLER: everything as above.
 DB_POOLER = os.environ.get("DB_POOLER", "").strip().lower()
@@ -197,6 +197,9 @@ if DB_POOLER == "pgbouncer":
         # PgBouncer restart instead of failing the first query.
         _db["CONN_HEALTH_CHECKS"] = True
 
+CACHES = caches_from_url(os.environ.get("CACHE_URL", ""))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
@@ -323,6 +326,10 @@ RELAIS_HOLD_MINUTES = env_int("RELAIS_HOLD_MINUTES", 3)
 RELAIS_MAX_HOLDS_PER_OPERATOR = env_int("RELAIS_MAX_HOLDS_PER_OPERATOR", 3)
 RELAIS_RETENTION_MONTHS = env_int("RELAIS_RETENTION_MONTHS", 12)  # patient identities
 RELAIS_API_RATE_LIMIT = env_int("RELAIS_API_RATE_LIMIT", 600)  # calls per client per minute
+# Bearer tokens (and their client's scope) resolved once per this many seconds per web
+# worker: a revoked token or a changed SAS/CPTS limit is seen up to this delay later
+# (relais/accounts/api_auth.py; 0: looked up on every call).
+RELAIS_API_AUTH_CACHE_SECONDS = env_int("RELAIS_API_AUTH_CACHE_SECONDS", 30)
 RELAIS_SURNUMERAIRE_REFUSAL_MINUTES = env_int("RELAIS_SURNUMERAIRE_REFUSAL_MINUTES", 30)
 RELAIS_LEVEL2_WIDEN_MINUTES = env_int("RELAIS_LEVEL2_WIDEN_MINUTES", 20)
 RELAIS_LEVEL2_DEADLINE_MINUTES = env_int("RELAIS_LEVEL2_DEADLINE_MINUTES", 120)
@@ -357,6 +364,23 @@ RELAIS_SAS_CA = os.environ.get("RELAIS_SAS_CA", "")
 RELAIS_SAS_LINK_KEY = os.environ.get("RELAIS_SAS_LINK_KEY", "")
 RELAIS_SAS_ASSERTION_SECONDS = env_int("RELAIS_SAS_ASSERTION_SECONDS", 300)
 RELAIS_SAS_LINK_MINUTES = env_int("RELAIS_SAS_LINK_MINUTES", 60)
+
+# Hub Santé (issue 21, relais.interop.hub, docs/hub-sante.md): off by default. When on,
+# `relais hub_consumer` receives the LRMs' RS-EDA cases and sends RC-REF / RS-ERROR /
+# RS-SAS-RDV over AMQP 0-9-1 + TLS with our client certificate (EXTERNAL login by its CN).
+RELAIS_HUB_ENABLED = env_bool("RELAIS_HUB_ENABLED", False)
+RELAIS_HUB_CLIENT_ID = os.environ.get("RELAIS_HUB_CLIENT_ID", "")  # e.g. fr.health.sas91.relais
+RELAIS_HUB_HOST = os.environ.get("RELAIS_HUB_HOST", "")
+RELAIS_HUB_PORT = env_int("RELAIS_HUB_PORT", 5671)
+RELAIS_HUB_VHOST = os.environ.get("RELAIS_HUB_VHOST", "15-15_v2.0")  # one per model version
+RELAIS_HUB_EXCHANGE = os.environ.get("RELAIS_HUB_EXCHANGE", "hubsante")
+RELAIS_HUB_CLIENT_CERT = os.environ.get("RELAIS_HUB_CLIENT_CERT", "")
+RELAIS_HUB_CLIENT_KEY = os.environ.get("RELAIS_HUB_CLIENT_KEY", "")
+RELAIS_HUB_CA = os.environ.get("RELAIS_HUB_CA", "")
+RELAIS_HUB_DISTRIBUTION_STATUS = os.environ.get("RELAIS_HUB_DISTRIBUTION_STATUS", "Actual")
+RELAIS_HUB_TTL_SECONDS = env_int("RELAIS_HUB_TTL_SECONDS", 86400)  # dateTimeExpires of ours
+RELAIS_HUB_RETRY_SECONDS = env_int("RELAIS_HUB_RETRY_SECONDS", 15)  # backoff base, doubling
+RELAIS_HUB_MAX_ATTEMPTS = env_int("RELAIS_HUB_MAX_ATTEMPTS", 8)  # then "failed" (page)
 
 # Input limits (relais/core/middleware.py InputLimitsMiddleware, docs/security.md): a
 # body over 1 MiB answers 413 and JSON nested deeper than 32 levels 400, before parsing.

@@ -15,6 +15,10 @@ class InteropConfig(AppConfig):
 
         events.subscribe_booking_changed(appointment_report_enqueue)
         events.register_mirror_booker(partner_slot_book)
+        # Hub Santé (issue 21): the RS-SAS-RDV back to the LRM that sent the case.
+        from relais.interop.hub.services import booking_changed as hub_booking_changed
+
+        events.subscribe_booking_changed(hub_booking_changed)
         # Core's middleware answers its refusals under /fhir/ (NUL bytes, input limits) with
         # our OperationOutcome; core imports no app, so interop registers the body.
         from relais.core.middleware import register_door_error

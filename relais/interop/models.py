@@ -173,3 +173,103 @@ class RegulatorAccount(PublicIdModel):
 
     def __str__(self) -> str:
         return f"régulateur {self.pk}"
+
+
+# --- Hub Santé (issue 21): cases received from the SAMU's LRM, appointments reported back
+
+
+class HubInboundStatus(models.TextChoices):
+    INTEGRATED = "integrated", "Intégré (demande créée)"
+    RECORDED = "recorded", "Enregistré"
+    REFUSED = "refused", "Refusé"
+    EXPIRED = "expired", "Expiré"
+    MALFORMED = "malformed", "Mal formé"
+
+
+class HubInbound(models.Model):
+    """Every message received from the Hub Santé, kept as received (body) whatever its
+    fate: a malformed or refused one is never lost, a duplicated one (same
+    distributionID, or the same unreadable body) is counted on its first row."""
+
+    distribution_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    body_sha256 = models.CharField(max_length=64, db_index=True)
+    sender_id = models.CharField(max_length=255, blank=True)
+    queue = models.CharField(max_length=10)  # message / ack / info
+    use_case = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=12, choices=HubInboundStatus.choices)
+    error_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_cause = models.CharField(max_length=1000, blank=True)
+    body = models.TextField()
+    duplicates = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = "message reçu du Hub Santé"
+        indexes = [models.Index(fields=["status", "received_at"], name="hubinbound_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.use_case or '?'} ({self.get_status_display()})"
+
+
+class HubCase(models.Model):
+    """The LRM's case (RS-EDA createCaseHealth) a Relais request was created from: who
+    sent it (the LRM its RS-SAS-RDV go back to) and its ids."""
+
+    request = models.OneToOneField(
+        "regulation.Request", on_delete=models.CASCADE, related_name="hub_case"
+    )
+    inbound = models.OneToOneField(HubInbound, on_delete=models.PROTECT, related_name="case")
+    sender_id = models.CharField(max_length=255)
+    case_id = models.CharField(max_length=255)
+    sender_case_id = models.CharField(max_length=255, blank=True)
+    patient_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "affaire reçue du Hub Santé"
+        constraints = [
+            models.UniqueConstraint(fields=["sender_id", "case_id"], name="hubcase_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"affaire {self.pk}"
+
+
+class HubOutbound(models.Model):
+    """The outbox to the Hub Santé: RC-REF and RS-ERROR answers, RS-SAS-RDV reports.
+    Published by `relais hub_consumer` in order (per booking), retried with backoff."""
+
+    distribution_id = models.CharField(max_length=255, unique=True)
+    recipient_id = models.CharField(max_length=255)
+    use_case = models.CharField(max_length=40)  # reference / error / appointment
+    envelope = models.JSONField()
+    booking = models.ForeignKey(
+        "orientation.Booking",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="hub_reports",
+    )
+    case = models.ForeignKey(
+        HubCase, on_delete=models.CASCADE, null=True, blank=True, related_name="outbound"
+    )
+    appointment_status = models.CharField(max_length=20, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acked_at = models.DateTimeField(null=True, blank=True)  # the recipient's RC-REF
+    refused_code = models.PositiveSmallIntegerField(null=True, blank=True)  # its RS-ERROR
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "message au Hub Santé"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="huboutbound_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.use_case} {self.appointment_status} ({self.get_status_display()})"
