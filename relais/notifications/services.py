@@ -573,16 +573,30 @@ def worker_stopped(*, worker_id: str) -> None:
     WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
 
 
-def periodic_job_claim(*, name: str, interval_seconds: float, worker_id: str = "") -> bool:
+def periodic_job_claim(
+    *,
+    name: str,
+    interval_seconds: float | None,
+    worker_id: str = "",
+    now=None,
+    next_run_at=None,
+    first_run_at=None,
+) -> bool:
     """True for exactly one caller per interval, across every worker: a conditional UPDATE
-    moves the job's next due time forward, and only the caller that moved it runs it."""
-    now = timezone.now()
+    moves the job's next due time forward, and only the caller that moved it runs it.
+    On PostgreSQL (READ COMMITTED) a second concurrent UPDATE waits for the first one's
+    row lock, then re-checks `next_run_at <= now` on the new row and updates nothing.
+    `next_run_at` (instead of now + interval) serves the daily jobs (relais.notifications.
+    scheduler); `first_run_at` is the due time of a row created by this call."""
+    now = now or timezone.now()
+    if next_run_at is None:
+        next_run_at = now + timedelta(seconds=interval_seconds)
     PeriodicJob.objects.bulk_create(
-        [PeriodicJob(name=name, next_run_at=now)], ignore_conflicts=True
+        [PeriodicJob(name=name, next_run_at=first_run_at or now)], ignore_conflicts=True
     )
     return (
         PeriodicJob.objects.filter(name=name, next_run_at__lte=now).update(
-            next_run_at=now + timedelta(seconds=interval_seconds),
+            next_run_at=next_run_at,
             last_started_at=now,
             last_worker_id=worker_id[:64],
         )

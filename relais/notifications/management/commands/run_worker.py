@@ -10,7 +10,10 @@ Differences from `relais db_worker` (same options, same task rows):
   id (with a fixed id per systemd instance, a worker killed with -9 and restarted picks
   its task back up at once, without waiting for the lease);
 - every --sweep seconds it offers to run the periodic sweep; one worker of the pool runs
-  it per interval (relais.notifications.services.sweep_if_due).
+  it per interval (relais.notifications.services.sweep_if_due);
+- every --schedule seconds it looks for due periodic jobs (holds, niveau 2, partners,
+  bulk files, agenda horizon, retention: relais.notifications.scheduler) and queues each
+  one whose period it won; --schedule 0 turns that off.
 """
 
 import contextlib
@@ -26,7 +29,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from relais.notifications import services
+from relais.notifications import scheduler, services
 
 logger = logging.getLogger("relais.worker")
 DB_ERRORS = (OperationalError, InterfaceError)
@@ -46,10 +49,18 @@ class DatabaseUnavailable(Exception):
 
 class ResilientWorker(Worker):
     def __init__(
-        self, *, sweep_interval: float, heartbeat_interval: float, max_backoff: float, **kw
+        self,
+        *,
+        sweep_interval: float,
+        heartbeat_interval: float,
+        max_backoff: float,
+        schedule_interval: float = 0.0,  # off unless asked (the command: settings)
+        **kw,
     ):
         super().__init__(**kw)
         self.sweep_interval = sweep_interval
+        self.schedule_interval = schedule_interval
+        self.next_schedule = 0.0
         self.heartbeat_interval = heartbeat_interval
         self.max_backoff = max_backoff
         self.next_sweep = 0.0
@@ -86,6 +97,12 @@ class ResilientWorker(Worker):
         )
         if result and any(v for v in result.values()):
             logger.info("sweep: %s", result)
+
+    def _maybe_schedule(self) -> None:
+        if not self.schedule_interval or time.monotonic() < self.next_schedule:
+            return
+        self.next_schedule = time.monotonic() + self.schedule_interval
+        scheduler.run_due(worker_id=self.worker_id)
 
     def _next_task(self):
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
@@ -141,6 +158,7 @@ class ResilientWorker(Worker):
         """One iteration; False when the worker should stop (batch done, max tasks)."""
         close_old_connections()
         self._maybe_sweep()
+        self._maybe_schedule()
         task_result, retrieved = self._next_task()
         if task_result is not None:
             self.run_task(task_result)
@@ -205,8 +223,14 @@ class Command(DbWorkerCommand):
         parser.add_argument("--sweep", type=float, default=None, help="sweep interval (s)")
         parser.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat (s)")
         parser.add_argument("--max-backoff", type=float, default=30.0, help="reconnect cap (s)")
+        parser.add_argument(
+            "--schedule",
+            type=float,
+            default=None,
+            help="periodic jobs check interval (s), 0: off (RELAIS_SCHEDULER_SECONDS)",
+        )
 
-    def handle(self, *, sweep, heartbeat, max_backoff, **options) -> None:
+    def handle(self, *, sweep, heartbeat, max_backoff, schedule, **options) -> None:
         from django.conf import settings
 
         self.configure_logging(options["verbosity"])
@@ -227,6 +251,11 @@ class Command(DbWorkerCommand):
             sweep_interval=sweep if sweep is not None else settings.RELAIS_SWEEP_SECONDS,
             heartbeat_interval=heartbeat,
             max_backoff=max_backoff,
+            schedule_interval=(
+                schedule
+                if schedule is not None
+                else float(getattr(settings, "RELAIS_SCHEDULER_SECONDS", 5))
+            ),
         )
         worker.configure_signals()
         worker.run()
