@@ -85,3 +85,11 @@ bench-journeys-national: install
 	DATABASE_URL=$(JOURNEYS_DATABASE_URL) $(BIN)/relais demo_data
 	DATABASE_URL=$(JOURNEYS_DATABASE_URL) RELAIS_VAR_DIR=$(JOURNEYS_VAR)-national \
 		$(BIN)/relais bench_journeys --port $(JOURNEYS_PORT) --dataset national
+
+# Failure drill of the deployment (issue 20, item 6; docs/operations.md "Failure drill"):
+# throwaway primary + replica (55432/55433), PgBouncer (56432), two gunicorn nodes
+# (18101/18102), two workers, a booking load through the faults. Needs pgbouncer (Debian).
+DRILL_ARGS ?=
+.PHONY: test-deploy
+test-deploy: install
+	$(BIN)/python scripts/drill_deploy.py $(DRILL_ARGS)
