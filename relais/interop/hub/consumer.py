@@ -19,6 +19,8 @@ from relais.interop.hub.client import (
 )
 
 logger = logging.getLogger(__name__)
+# pika logs every failed connection attempt with its traceback: our own warning says it.
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 PUBLISH_REFUSED = (NackError, UnroutableError)
 MAX_RECONNECT_SECONDS = 30
