@@ -44,11 +44,14 @@ clean:
 
 # Benchmarks at national scale (docs/benchmarks.md); needs PostgreSQL, wipes BENCH_DATABASE_URL
 # (and the generated data in JOURNEYS_DATABASE_URL, for the journeys on a national database).
-# BENCH_ARGS=--quick for a small run.
+# BENCH_ARGS=--quick for a small run. Every figure is the median of 3 runs (BENCH_ARGS=--runs N).
+# PEERS=1 (make bench PEERS=1) also installs django-appointment and GNU Health from PyPI into
+# var/peers/ and measures their bookings side by side (relais bench --peers).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/relais_scale_bench
+PEERS ?=
 .PHONY: bench bench-journeys
 bench: install bench-journeys bench-journeys-national
-	$(BIN)/relais bench --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
+	$(BIN)/relais bench --database-url $(BENCH_DATABASE_URL) $(if $(PEERS),--peers) $(BENCH_ARGS)
 
 # Each role's main flow in Chromium on a fresh demo (issue 18, item 8): actions, keys,
 # keystroke-level time, server time per page -> docs/benchmarks-journeys.json and the

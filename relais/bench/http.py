@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 class Client:
     def __init__(self, host: str, port: int, token: str):
         self.host, self.port = host, port
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
 
     def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, float, bytes]:
@@ -47,6 +49,8 @@ class LoadResult:
     statuses: Counter = field(default_factory=Counter)
     latencies: dict = field(default_factory=dict)  # status -> [seconds]
     errors: int = 0
+    sizes: list = field(default_factory=list)  # body sizes (GET loads)
+    rounds_done: int = 0  # rounds played (racing loads)
 
     def add(self, status: int, seconds: float):
         self.statuses[status] += 1
@@ -125,4 +129,114 @@ def concurrent_posts(
     for t in threads:
         t.join()
     result.wall = time.perf_counter() - began
+    return result
+
+
+def concurrent_gets(host, port, token, paths: list[str], clients: int) -> LoadResult:
+    """`clients` threads GET the paths, each taken once, in order, until none is left.
+    `result.sizes` holds the body sizes of the answers."""
+    result = LoadResult(clients=clients)
+    lock = threading.Lock()
+    position = iter(range(len(paths)))
+
+    def worker():
+        client = Client(host, port, token)
+        try:
+            while True:
+                with lock:
+                    index = next(position, None)
+                if index is None:
+                    return
+                try:
+                    status, seconds, body = client.call("GET", paths[index])
+                except OSError:
+                    with lock:
+                        result.errors += 1
+                    continue
+                with lock:
+                    result.add(status, seconds)
+                    result.sizes.append(len(body))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.wall = time.perf_counter() - began
+    return result
+
+
+def racing_posts(
+    host,
+    port,
+    token,
+    path: str,
+    rounds: list[tuple[dict, dict]],
+    clients: int,
+    duration: float,
+    key_prefix: str = "bench",
+) -> LoadResult:
+    """`clients` threads in pairs; each pair takes one round at a time — two bodies — and
+    both threads wait at a `threading.Barrier` before posting theirs, so the two attempts
+    leave together. A round whose two bodies name the same slot is a true race: at most
+    one may win. Rounds are taken in order until none is left or `duration` has passed;
+    `result.rounds_done` tells how many were played (the first ones)."""
+    if clients < 2 or clients % 2:
+        raise ValueError("clients must be an even number ≥ 2")
+    result = LoadResult(clients=clients)
+    lock = threading.Lock()
+    position = iter(range(len(rounds)))
+    stop_at = time.perf_counter() + duration
+    played = []
+
+    def pair():
+        barrier = threading.Barrier(2, timeout=120)
+        box: list = [None]
+
+        def worker(side: int):
+            client = Client(host, port, token)
+            try:
+                while True:
+                    barrier.wait()  # both free: the leader picks the next round
+                    if side == 0:
+                        index = None
+                        if time.perf_counter() < stop_at:
+                            with lock:
+                                index = next(position, None)
+                                if index is not None:
+                                    played.append(index)
+                        box[0] = index
+                    barrier.wait()  # both leave together
+                    index = box[0]
+                    if index is None:
+                        return
+                    body = rounds[index][side]
+                    key = {"Idempotency-Key": f"{key_prefix}-{index}-{side}"}
+                    try:
+                        status, seconds, _ = client.call("POST", path, body, key)
+                    except OSError:
+                        with lock:
+                            result.errors += 1
+                        continue
+                    with lock:
+                        result.add(status, seconds)
+            except threading.BrokenBarrierError:
+                with lock:
+                    result.errors += 1
+            finally:
+                client.close()
+
+        return [threading.Thread(target=worker, args=(s,), daemon=True) for s in (0, 1)]
+
+    threads = [t for _ in range(clients // 2) for t in pair()]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.wall = time.perf_counter() - began
+    result.rounds_done = len(played)
     return result

@@ -85,7 +85,7 @@ def markdown(data: dict, national: dict | None = None) -> str:
     demo (`data`) and, when there is one, on the national bench database (`national`)."""
     lines = [
         START,
-        "## 6. Journeys in a real browser",
+        "## 8. Journeys in a real browser",
         "",
         f"`relais bench_journeys` (Playwright + Chromium, {data.get('where', 'the demo')}, "
         f"{data.get('when', '?')}): each role's main flow, counted by relais/bench/journey.py. "

@@ -3,6 +3,7 @@
 import math
 import os
 import platform
+import statistics
 from pathlib import Path
 
 
@@ -46,3 +47,50 @@ def machine() -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
     }
+
+
+# -- repeated runs ---------------------------------------------------------------------------
+MIN_RUNS = 3
+
+
+def spread(values: list[float]) -> dict:
+    """The median of repeated runs' figures, with their min and max and how many runs."""
+    if not values:
+        return {"runs": 0, "median": 0.0, "min": 0.0, "max": 0.0, "values": []}
+    return {
+        "runs": len(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "values": list(values),
+    }
+
+
+def verdict(values: list[float], target: float, *, at_most: bool = True) -> str:
+    """Whether repeated runs meet `target` (a ceiling when `at_most`, else a floor).
+
+    "met" only when the median meets it and no run falls on the other side; "not
+    significant" when the runs' min–max straddles the target (some runs meet it, some do
+    not, whatever the median says); "not met" when no run meets it; "too few runs" below
+    MIN_RUNS, since one or two samples on a shared machine prove nothing."""
+    if len(values) < MIN_RUNS:
+        return "too few runs"
+
+    def meets(v: float) -> bool:
+        return v <= target if at_most else v >= target
+
+    if all(meets(v) for v in values):
+        return "met"
+    if not any(meets(v) for v in values):
+        return "not met"
+    return "not significant"
+
+
+def fmt_spread(s: dict, digits: int = 1, unit: str = "") -> str:
+    """'24.0 (20.1–27.3) ms' — median, then min–max of the runs."""
+    if not s.get("runs"):
+        return "—"
+    f = f"{{:.{digits}f}}"
+    if s["runs"] == 1:
+        return f.format(s["median"]) + unit
+    return f"{f.format(s['median'])} ({f.format(s['min'])}–{f.format(s['max'])}){unit}"

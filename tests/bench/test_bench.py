@@ -147,6 +147,20 @@ def test_it_runs_concurrent_clients_against_a_server():
 
 def _fake_report():
     search = {"n": 10, "p50": 5.0, "p95": 9.0, "p99": 12.0, "max": 13.0}
+    quiet = {"others_share": 0.02, "warn": False}
+
+    def run(p95_http):
+        return {
+            "inprocess": search,
+            "inprocess_meter": quiet,
+            "http": {**search, "p95": p95_http},
+            "http_meter": quiet,
+            "concurrent": {**search, "rate": 50.0, "cpu_ms": 20.0},
+            "concurrent_meter": quiet,
+            "results_avg": 4.0,
+            "queries_per_search": 3,
+        }
+
     size = {
         "professionals": 10,
         "requests": 100,
@@ -154,49 +168,82 @@ def _fake_report():
         "free_slots": 900,
         "generate_seconds": 1.0,
         "generate_log": "communes 1 rows",
-        "inprocess": search,
-        "http": {**search, "p95": 70.0},
-        "results_avg": 4.0,
-        "queries_per_search": 3,
+        "runs": [run(70.0), run(55.0), run(75.0)],
     }
-    booking = {
-        "clients": 16,
-        "attempts": 100,
-        "statuses": {201: 80, 409: 20},
-        "errors": 0,
-        "wall": 0.2,
-        "bookings": 80,
-        "bookings_in_db": 80,
-        "rate": 400.0,
-        "all": search,
-        "created": search,
-        "conflict": search,
-        "cpu_per_booking": {"web": 0.0171, "postgresql": 0.0068, "clients": 0.0005},
-    }
+
+    def booking(rate):
+        return {
+            "clients": 16,
+            "contested": True,
+            "rounds": 50,
+            "races": 25,
+            "attempts": 100,
+            "statuses": {201: 75, 409: 25},
+            "errors": 0,
+            "wall": 0.2,
+            "bookings": 75,
+            "bookings_in_db": 75,
+            "rate": rate,
+            "all": search,
+            "created": search,
+            "conflict": search,
+            "cpu_ms": 23.9,
+            "web_ms": 17.1,
+            "pg_ms": 6.8,
+            "clients_ms": 0.5,
+            "meter": quiet,
+        }
+
     return Report(
         workers=3,
         machine={"nproc": 2, "ram": "1 GiB", "cpu": "x", "postgresql": {"version": "PG"}},
         sizes=[size, size],
-        bookings=[booking],
+        bookings=[booking(400.0), booking(380.0), booking(420.0)],
         double_bookings={"slots": 0, "requests": 0, "inconsistent": 0},
-        pgbench=[{"clients": 16, "transactions": 10, "tps": 1000.0, "latency": search}],
+        pgbench=[
+            {
+                "clients": 16,
+                "transactions": 10,
+                "tps": tps,
+                "latency": search,
+                "pg_ms": 1.0,
+                "meter": quiet,
+            }
+            for tps in (1000.0, 1000.0, 1000.0)
+        ],
         memory={"master": {"hwm": 1024, "rss": 1}, "workers": [{"hwm": 2048, "rss": 1}]},
-        indicators="indicators_compute, SAS, 1 an            médiane     120 ms  (min 1)",
+        indicators="indicators_compute, SAS, 1 an            médiane     120 ms  "
+        "(min 100, max 130, 5 mesures)",
+        phases=[("generate 10 professionals", 1.0)],
     )
 
 
 def test_it_writes_the_report_and_keeps_the_analysis(tmp_path):
     path = tmp_path / "benchmarks.md"
-    path.write_text(f"old figures\n{ANALYSIS}\n\nHand-written analysis.\n")
+    path.write_text(f"old figures\n{ANALYSIS}\n\nHand-written analysis.\n\n## Appended\n")
     _fake_report().write(path)
     text = path.read_text()
     assert "old figures" not in text
     assert "Hand-written analysis." in text
-    assert "| search p95 in-process ≤ 30 ms | 9.0 ms at 1,000 slots | **met** |" in text
-    assert "| search p95 over HTTP ≤ 60 ms | 70.0 ms at 1,000 slots | **not met** |" in text
-    assert "| HTTP ≥ 30 % of pgbench | 40% (16 clients) | **met** |" in text
-    assert "| indicators, département-year ≤ 1 s | 120 ms (median) | **met** |" in text
+    assert text.rstrip().endswith("## Appended")  # others' sections after the analysis stay
     assert (
-        "16 clients: web 17.1 ms, PostgreSQL 6.8 ms, load clients 0.5 ms (the machine has 2 CPUs)"
+        "| search p95 ≤ 30 ms, in-process | 9.0 (9.0–9.0) ms at 1,000 slots | 2% (max 2%) "
+        "| **met** |" in text
+    )
+    assert (
+        "| search p95 ≤ 60 ms, over HTTP, one client | 70.0 (55.0–75.0) ms at 1,000 slots "
+        "| 2% (max 2%) | not significant |" in text
+    )
+    assert (
+        "| HTTP bookings ≥ 30 % of pgbench (16 clients) | 40 (38–42) % | 2% (max 2%) "
+        "| **met** |" in text
+    )
+    assert (
+        "| indicators, département-year ≤ 1 s | 120 (100–130) ms, 5 measures | — | **met** |"
         in text
     )
+    assert (
+        "| 16 | contested | 100 (100–100) | 25 (25–25) | **400 (380–420)** | 23.9 (23.9–23.9)"
+        in text
+    )
+    assert "| generate 10 professionals | 1 |" in text

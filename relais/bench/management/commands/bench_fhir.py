@@ -1,5 +1,7 @@
 """`relais bench_fhir`: INT_R01 as the SAS platform calls it (25 RPPS, 48 h, the kit's
-includes) over HTTP against gunicorn, p50/p95/p99 with 1, 8 and 32 concurrent batches.
+includes) over HTTP against gunicorn, p50/p95/p99 with 1, 8 and 32 concurrent batches,
+each load repeated --runs times (median and min–max of the p95). `relais bench` measures
+the same calls (fhir_paths) at national size, with CPU per call and the machine's quietness.
 
 DATABASE_URL=postgres://…/relais_fhir_bench relais migrate
 DATABASE_URL=postgres://…/relais_fhir_bench relais bench_fhir --professionals 6000
@@ -15,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -34,6 +35,33 @@ HOST = "127.0.0.1"
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 
 
+def fhir_paths(rpps: list[str], now, rng, count: int) -> list[str]:
+    """`count` INT_R01 searches as the SAS platform sends them: 25 RPPS drawn at random,
+    the next 48 hours, free slots, the kit's includes."""
+    paths = []
+    for _ in range(count):
+        batch = rng.sample(rpps, min(25, len(rpps)))
+        params = [
+            ("_include", "Slot:schedule"),
+            ("_include", "Slot:service-type-reference"),
+            ("_include:iterate", "Schedule:actor"),
+            ("_include:iterate", "HealthcareService:organization"),
+            (
+                "schedule.actor:Practitioner.identifier",
+                ",".join(f"{RPPS_SYSTEM}|8{r}" for r in batch),
+            ),
+            ("start", "ge" + timezone.localtime(now).isoformat(timespec="milliseconds")),
+            (
+                "start",
+                "le"
+                + timezone.localtime(now + timedelta(hours=48)).isoformat(timespec="milliseconds"),
+            ),
+            ("status", "free"),
+        ]
+        paths.append("/fhir/Slot?" + urlencode(params))
+    return paths
+
+
 class Command(BaseCommand):
     help = "Mesure INT_R01 (25 RPPS, 48 h) sur HTTP : p50/p95/p99 à 1, 8 et 32 lots simultanés."
 
@@ -43,6 +71,7 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=3)
         parser.add_argument("--no-generate", action="store_true")
         parser.add_argument("--batches", type=int, default=400, help="Lots par charge.")
+        parser.add_argument("--runs", type=int, default=3, help="Répétitions de chaque charge.")
         parser.add_argument("--concurrency", default="1,8,32")
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, default=8)
@@ -69,75 +98,35 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{Slot.objects.count():,} créneaux, {free.count():,} libres dans les 48 h"
         )
-        rpps = list(free.values_list("professional__rpps", flat=True).distinct())
+        rpps = sorted(set(free.values_list("professional__rpps", flat=True)))
         _, token = api_client_create(name=f"bench-fhir-{os.getpid()}", scopes=["slots:read"])
-        paths = []
-        for _ in range(o["batches"]):
-            batch = rng.sample(rpps, min(25, len(rpps)))
-            params = [
-                ("_include", "Slot:schedule"),
-                ("_include", "Slot:service-type-reference"),
-                ("_include:iterate", "Schedule:actor"),
-                ("_include:iterate", "HealthcareService:organization"),
-                (
-                    "schedule.actor:Practitioner.identifier",
-                    ",".join(f"{RPPS_SYSTEM}|8{r}" for r in batch),
-                ),
-                ("start", "ge" + timezone.localtime(now).isoformat(timespec="milliseconds")),
-                (
-                    "start",
-                    "le"
-                    + timezone.localtime(now + timedelta(hours=48)).isoformat(
-                        timespec="milliseconds"
-                    ),
-                ),
-                ("status", "free"),
-            ]
-            paths.append("/fhir/Slot?" + urlencode(params))
+        paths = fhir_paths(rpps, now, rng, o["batches"] * o["runs"])
         connection.close()
         server, port = self._start(o)
         try:
             http.sequential(HOST, port, token, paths[:20])  # warm-up
             for clients in [int(c) for c in o["concurrency"].split(",")]:
-                latencies, statuses, sizes = self._load(port, token, paths, clients)
-                summary = stats.summary_ms(latencies)
+                p95s = []
+                for run in range(o["runs"]):
+                    batch = paths[run * o["batches"] : (run + 1) * o["batches"]]
+                    result = http.concurrent_gets(HOST, port, token, batch, clients)
+                    summary = stats.summary_ms(result.all_latencies())
+                    p95s.append(summary["p95"])
+                    sizes = result.sizes
+                    self.stdout.write(
+                        f"{clients:>3} lots simultanés, répétition {run + 1} : "
+                        f"{sum(result.statuses.values())} lots, "
+                        f"p50 {summary['p50']:.1f} ms, p95 {summary['p95']:.1f} ms, "
+                        f"p99 {summary['p99']:.1f} ms ; statuts {dict(result.statuses)} ; "
+                        f"{sum(sizes) / max(len(sizes), 1):.0f} octets en moyenne"
+                    )
                 self.stdout.write(
-                    f"{clients:>3} lots simultanés : {len(latencies)} lots, "
-                    f"p50 {summary['p50']:.1f} ms, p95 {summary['p95']:.1f} ms, "
-                    f"p99 {summary['p99']:.1f} ms ; statuts {dict(statuses)} ; "
-                    f"{sum(sizes) / max(len(sizes), 1):.0f} octets en moyenne"
+                    f"{clients:>3} lots simultanés : p95 médiane (min–max) "
+                    f"{stats.fmt_spread(stats.spread(p95s))} ms"
                 )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-
-    def _load(self, port, token, paths, clients):
-        lock = threading.Lock()
-        position = iter(range(len(paths)))
-        latencies, statuses, sizes = [], {}, []
-
-        def worker():
-            client = http.Client(HOST, port, token)
-            try:
-                while True:
-                    with lock:
-                        index = next(position, None)
-                    if index is None:
-                        return
-                    status, seconds, body = client.call("GET", paths[index])
-                    with lock:
-                        latencies.append(seconds)
-                        statuses[status] = statuses.get(status, 0) + 1
-                        sizes.append(len(body))
-            finally:
-                client.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return latencies, statuses, sizes
 
     def _start(self, o):
         log = tempfile.NamedTemporaryFile(prefix="relais-bench-fhir-", delete=False)  # noqa: SIM115
