@@ -15,16 +15,16 @@ from django.views.decorators.http import require_POST
 
 from relais.accounts.client_cert import request_api_client
 from relais.accounts.permissions import require, scope_for, scope_for_api_client
-from relais.accounts.services import api_client_throttled
 from relais.agenda.models import Slot
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError
 from relais.interop import resources as r
-from relais.interop import selectors, services
+from relais.interop import selectors, services, slot_bundle
 from relais.interop.models import ReportStatus, SasReport
 
 logger = logging.getLogger(__name__)
-RATE_LIMIT_PER_MINUTE = getattr(settings, "RELAIS_FHIR_RATE_LIMIT", 600)
+# Calls per API client per minute: RELAIS_FHIR_RATE_LIMIT (settings, from the environment).
+RATE_LIMIT_PER_MINUTE = settings.RELAIS_FHIR_RATE_LIMIT
 ISSUE_CODES = {
     400: "invalid",
     401: "login",
@@ -94,10 +94,17 @@ def _status_for(exc: ApplicationError) -> int:
     return exc.http_status
 
 
-def _rate_limited(client) -> bool:
-    return api_client_throttled(
-        client=client, bucket="fhir", limit_per_minute=RATE_LIMIT_PER_MINUTE
+def _rate_limited(client) -> int:
+    """Seconds until the client may call again (0: allowed). At most
+    RATE_LIMIT_PER_MINUTE calls per client and minute, counted in the shared cache
+    (relais.core.ratelimit: with CACHE_URL every gunicorn worker counts in the same
+    window; a fixed window aligned on the minute)."""
+    from relais.core import ratelimit
+
+    decision = ratelimit.hit(
+        "fhir", str(client.public_id), (ratelimit.Limit(RATE_LIMIT_PER_MINUTE, 60),)
     )
+    return decision.retry_after
 
 
 def fhir_endpoint(actions: dict[str, str]):
@@ -123,9 +130,13 @@ def fhir_endpoint(actions: dict[str, str]):
                     "Authentification requise (certificat client enregistré ou jeton porteur).",
                     WWW_Authenticate="Bearer",
                 )
-            if _rate_limited(client):
-                response = fhir_error(429, "Trop de requêtes : réessayez dans une minute.")
-                response["Retry-After"] = "60"
+            retry_after = _rate_limited(client)
+            if retry_after:
+                response = fhir_error(
+                    429,
+                    f"Trop de requêtes : réessayez dans {retry_after} s.",
+                    Retry_After=str(retry_after),
+                )
             else:
                 scope = scope_for_api_client(client)
                 request.api_client, request.relais_scope = client, scope
@@ -240,13 +251,13 @@ def appointment_read(request, resource_id):
 
 @fhir_endpoint({"GET": "fhir.slots.read"})
 def slot_search(request):
+    """INT_R01 / INT_R04: the lean searchset (relais.interop.slot_bundle), serialised once."""
     query = selectors.parse_slot_query(request.GET, strict=_strict(request))
-    slots = selectors.fhir_slots(query=query, scope=request.relais_scope)
-    bundle = selectors.slot_search_bundle(
-        query=query, slots=slots, self_url=request.build_absolute_uri()
+    bundle, total = slot_bundle.slot_search(
+        query=query, scope=request.relais_scope, self_url=request.build_absolute_uri()
     )
-    response = fhir_response(bundle)
-    response.audit_object_id = f"{len(query.rpps)} RPPS, {bundle['total']} slots"
+    response = HttpResponse(slot_bundle.dumps(bundle), content_type=r.FHIR_CONTENT_TYPE)
+    response.audit_object_id = f"{len(query.rpps)} RPPS, {total} slots"
     return response
 
 
