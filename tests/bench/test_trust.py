@@ -323,3 +323,32 @@ def test_racing_posts_release_both_attempts_of_a_round_together():
     assert max(gaps) < 0.25  # both attempts of each round arrived together (not 0.5 s apart)
     with pytest.raises(ValueError):
         http.racing_posts("127.0.0.1", 1, "t", "/b", rounds, 3, 1)
+
+
+def test_the_peers_section_shows_their_double_bookings_beside_relais():
+    peer_run = {
+        **_booking(70, 15.0),
+        "refused": 0,
+        "double_bookings": 9,
+        "meter": {"others_share": 0.03},
+    }
+    report = Report(
+        bookings=[_booking(50, 9.0), _booking(52, 9.5), _booking(51, 9.9)],
+        double_bookings={"slots": 0, "requests": 0, "inconsistent": 0},
+        peers={
+            "django-appointment": {
+                "title": "django-appointment (PyPI)",
+                "description": "A reusable app.",
+                "install": "Installed from PyPI in 30 s.",
+                "runs": [peer_run, {**peer_run, "double_bookings": 11}, peer_run],
+            },
+            "gnuhealth": {"title": "GNU Health", "why": "could not be installed: no wheel"},
+        },
+    )
+    text = report.markdown()
+    assert "### django-appointment (PyPI)" in text
+    assert (
+        "| 16 | contested | 20 (20–20) | **70 (70–70)** | 51 (50–52) | 15.0 (15.0–15.0) "
+        "| 10.5 (10.5–10.5) / 4.5 (4.5–4.5) | 0 (0–0) | **9 (9–11)** | 3% (max 3%) |" in text
+    )
+    assert "**Not measured**: could not be installed: no wheel" in text

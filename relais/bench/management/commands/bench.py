@@ -604,11 +604,13 @@ class Command(BaseCommand):
             self.report.pgbench_missing = True
             return
         done = 0
+        tps = 100.0  # a first guess; then each run is sized on the last one's rate
         for clients in BOOKING_CLIENTS:
             for _ in range(self.runs):
                 left = len(BOOKING_CLIENTS) * self.runs - done
                 done += 1
-                wanted = max(10 * clients, int(self.duration * 800))
+                # About `duration` seconds of transactions (pgbench -t needs a count).
+                wanted = max(10 * clients, int(self.duration * tps))
                 rounds = self._rounds(min(wanted, self._budget(left)) // 2, contested=False)
                 unique = [(r[0], s[0]) for pair in rounds for r, s in pair]
                 self._use(rounds)
@@ -616,6 +618,7 @@ class Command(BaseCommand):
                 if per_client < 1:
                     continue
                 run = self._pgbench_run(binary, clients, unique, per_client)
+                tps = run["tps"] or tps
                 self.report.pgbench.append(run)
                 self.stdout.write(
                     f"pgbench {clients} clients : {run['tps']:.0f} tps, "
