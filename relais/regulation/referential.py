@@ -69,6 +69,17 @@ class Criterion:
     # The CISP-2 motif a call for this red flag is coded with (first suggestion when the
     # criterion triggers), "" when no single code fits.
     motif: str = ""
+    # "generic" for a state shared by many conditions (a syncope, a severe dyspnoea, a
+    # confusion, an external bleeding...): its motif leads only when no organ-specific
+    # criterion with a motif triggered too (a seizure with loss of consciousness is N07,
+    # a bronchiolitis with struggle R78, a suicide plan with unresponsiveness P77).
+    lead: str = "specific"
+    # the motif when the episode is over (a TIA: K89 rather than K90's stroke)
+    motif_resolved: str = ""
+    # (motif, concepts): the first motif one of whose concepts is mentioned affirmatively
+    # replaces `motif` (a coronary pain with typical features is K01, a bare chest pain
+    # A11; suicidal ideas are P03, a plan or an attempt P77)
+    motif_if: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class Referential:
     criteria: dict[str, Criterion]
     concepts: dict[str, tuple[str, ...]]
     abbreviations: dict[str, str] = field(default_factory=dict)
+    # name -> slots: a concept also mentioned when one term of EVERY slot is found in the
+    # same clause, in any order and at any distance ("la bouche est partie de travers":
+    # a mouth word and a deviation word), see composites: in red_flags.yaml
+    composites: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
 def _names(value, where: str) -> tuple[str, ...]:
@@ -84,6 +99,13 @@ def _names(value, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ReferentialError(f"{where}: expected a list of names")
     return tuple(value)
+
+
+def _lead(value, where: str) -> str:
+    value = str(value or "specific").strip()
+    if value not in ("specific", "generic"):
+        raise ReferentialError(f"{where}: lead must be 'specific' or 'generic'")
+    return value
 
 
 def load(path: str | Path | None = None) -> Referential:
@@ -95,6 +117,16 @@ def load(path: str | Path | None = None) -> Referential:
             raise ReferentialError(f"concept {name}: expected a non-empty list of terms")
         concepts[str(name)] = tuple(str(t) for t in terms)
     abbreviations = {str(k): str(v) for k, v in (raw.get("abbreviations") or {}).items()}
+    composites: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for name, slots in (raw.get("composites") or {}).items():
+        if (
+            not isinstance(slots, list)
+            or len(slots) < 2
+            or not all(isinstance(slot, list) and slot for slot in slots)
+        ):
+            raise ReferentialError(f"composite {name}: expected at least two lists of terms")
+        composites[str(name)] = tuple(tuple(str(t) for t in slot) for slot in slots)
+        concepts.setdefault(str(name), ())
 
     def check(names: tuple[str, ...], where: str) -> tuple[str, ...]:
         for name in names:
@@ -137,8 +169,19 @@ def load(path: str | Path | None = None) -> Referential:
             never=tuple(str(n) for n in entry.get("never") or []),
             allow_resolved=bool(entry.get("allow_resolved", False)),
             motif=str(entry.get("motif") or "").strip(),
+            lead=_lead(entry.get("lead"), where),
+            motif_resolved=str(entry.get("motif_resolved") or "").strip(),
+            motif_if=tuple(
+                (
+                    str(item.get("motif") or "").strip(),
+                    check(_names(item.get("any"), f"{where} motif_if"), f"{where} motif_if"),
+                )
+                for item in entry.get("motif_if") or []
+            ),
         )
-    return Referential(criteria=criteria, concepts=concepts, abbreviations=abbreviations)
+    return Referential(
+        criteria=criteria, concepts=concepts, abbreviations=abbreviations, composites=composites
+    )
 
 
 @functools.lru_cache(maxsize=1)

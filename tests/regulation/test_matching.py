@@ -62,7 +62,9 @@ def test_regression_on_the_tuned_phrasings(tuned_report):
     assert tuned_report.total >= 500
     assert tuned_report.red_flag_recall >= 0.98, tuned_report.missed_flags
     assert tuned_report.false_positive_rate <= 0.005, tuned_report.false_flags
-    assert tuned_report.top1 >= 0.94
+    # 0.94 -> 0.92 on 2026-12-02 (session 2): a coronary-type chest pain now leads with K01
+    # and a suicide plan with P77, as the blind writers code them; this file codes both A11/P03
+    assert tuned_report.top1 >= 0.92
     assert tuned_report.top3 >= 0.99
 
 
@@ -88,12 +90,13 @@ def test_regression_on_the_second_blind_set_now_tuned_on(second_blind_report):
 
 def test_regression_on_the_third_blind_set_not_yet_tuned_on(matcher):
     # Regression check at the level measured blind on 2026-12-02 after the second round
-    # (docs/motif-evaluation.md): nobody has tuned on this file yet; the next round may,
-    # and then needs a fresh blind file for its own measure.
+    # (docs/motif-evaluation.md).
     report = evaluate(load_phrasings(BLIND_2026_12_02B), matcher)
     assert report.total == 296
-    assert report.red_flag_recall >= 0.875, report.missed_flags
-    assert report.false_positive_rate <= 0.07, report.false_flags
+    # session 2 of 2026-12-02: held out while the structure changed (87.5 %, 6.0 %), then
+    # read and partly tuned on (96.9 %, 1.5 %): no longer a blind figure
+    assert report.red_flag_recall >= 0.96, report.missed_flags
+    assert report.false_positive_rate <= 0.02, report.false_flags
 
 
 @pytest.mark.parametrize("path", [BLIND_2026_12_01, BLIND_2026_12_02, BLIND_2026_12_02B])

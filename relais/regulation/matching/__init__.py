@@ -128,7 +128,8 @@ class _Mention:
     end: int
     text: str
     sentence: int
-    qualifier: str  # "" (affirmative) or negation/history/family/hypothesis/reported_speech
+    qualifier: str  # "" (affirmative) or negation/history/resolved/family/hypothesis
+    clause: int = 0
 
 
 # A clause telling a dated past event: its mentions are history (or a relative's history),
@@ -137,17 +138,62 @@ class _Mention:
 _PAST_MARKER = re.compile(
     r"\b(?:(?:en|in) (?:19|20)\d\d|il y a \d+ (?:ans|an|mois)|\d+ (?:ans|years) plus tot|"
     r"years ago|l'an dernier|l an dernier|l'annee derniere|l annee derniere|le mois dernier|"
-    r"l'hiver dernier|l hiver dernier|last (?:month|year|winter)|a \d+ (?:ans|mois)|"
+    r"l'(?:hiver|ete|automne) dernier|l (?:hiver|ete|automne) dernier|le printemps dernier|"
+    r"last (?:month|year|winter|summer)|a \d+ (?:ans|mois)|"
     r"dans (?:l'|l |son |sa |mon |ma )?enfance|"
     r"quand (?:il|elle|j) ?(?:etait|etais) (?:petite?|enfant)|"
     r"as a child|in childhood|"
-    r"est mort|est morte|decede|decedee|s'est suicide|s est suicide|died|atcd|antecedents?)\b"
+    r"est mort|est morte|decede|decedee|s'est suicide|s est suicide|died|atcd|antecedents?|"
+    r"depuis des (?:annees|mois)|depuis longtemps|depuis toujours|for years|rien de nouveau)\b"
 )
 _RESOLVED = re.compile(
     r"\b(?:(?:c'est|c est|tout est|ca s'est|s'est) (?:passe|rentre|arrange|calme)|"
     r"(?:a|ont) disparu|est revenu|sont revenus|est reparti|a recupere|went away|resolved|"
     r"revenu a la normale|rentre dans l'ordre|ca va mieux|a dure|pendant \d+ ?min|"
     r"pendant quelques minutes)\b"
+)
+
+
+# A past episode told with its outcome (clause-level resolution / treated-episode
+# qualifier): "il y a 10 jours, hospitalisée, tout est rentré dans l'ordre", "malaise la
+# semaine dernière, vu par le cardio, tout était normal", "opéré en 2019, va bien depuis".
+# A mention in such a sentence is "resolved" (like history: it does not trigger), unless
+# the episode is today's: a TIA that resolved this morning is still one, a syncope that
+# happened today is still an event (no dated-before-today marker, so not resolved).
+_BEFORE_TODAY = re.compile(
+    r"\b(?:il y a (?:\d+|deux|trois|quatre|cinq|six|dix|quinze|plusieurs|quelques) "
+    r"(?:jours?|j|semaines?|sem|mois|ans?)|"
+    r"(?:\d+|deux|trois|quelques) (?:jours?|semaines?|mois|ans?) (?:avant|plus tot)|"
+    r"avant[- ]hier|la semaine (?:derniere|passee)|"
+    r"le (?:mois|week-end|week end) (?:dernier|passe)|"
+    r"l'?(?:ete|hiver|automne|printemps) (?:dernier|passe)|"
+    r"(?:days?|weeks?|months?) ago|last (?:week|month|year)|en (?:19|20)\d\d|"
+    r"cet (?:hiver|ete|automne)|ce printemps|cette annee|"
+    r"en (?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
+    r"decembre))\b"
+)
+_OUTCOME = re.compile(
+    r"\b(?:(?:a|ont|avait|avaient) ete (?:traite|traitee|opere|operee|soigne|soignee|hospitalise|"
+    r"hospitalisee|explore|exploree|vu|vue|pris en charge|prise en charge)|traitee?s? (?:par|pour)|"
+    r"gueri|guerie|tout est rentre|rentre dans l'?ordre|"
+    r"(?:c'est|c est|ca s'est|ca s est|tout s'est|tout s est) (?:passe|arrange|resolu)|"
+    r"(?:va|allait|vais|allons) (?:bien|mieux) depuis|plus rien depuis|plus jamais eu|"
+    r"rien depuis|sans (?:recidive|sequelle)s?|"
+    r"(?:tout|bilan|examens?|ecg|scanner|irm|prise de sang|bio|resultats?) "
+    r"(?:etai(?:en)?t |est |sont |)(?:normaux|normales?|normal|rassurants?|ok)|rien trouve|"
+    r"n'?a? ?rien trouve|vu par (?:le |la |un |une |son |sa )?(?:cardio\w*|neuro\w*|medecin|"
+    r"urgences?|specialiste|pneumo\w*|gastro\w*|dermato\w*|generaliste)|"
+    r"(?:beaucoup |bien )?mieux (?:avec|sous|depuis) (?:le |son |mon |un )?(?:traitement|ttt)|"
+    r"depuis (?:plus rien|rien|ca va)|retourne a l'?ecole|a repris le travail|"
+    r"was treated|all normal|fine since|resolved since)\b"
+)
+# an episode of yesterday seen and explored by a doctor is history too ("convulsion
+# fébrile hier, vu aux urgences, ce matin va bien"), but not one that merely passed
+# (a TIA of yesterday is still one)
+_EXPLORED = re.compile(
+    r"\b(?:vue? (?:aux|a l'|au) ?(?:urgences?|hopital|sos medecins?)|passee? aux urgences|"
+    r"vue? par (?:le |la |un |une |son |sa )?(?:medecin|cardio\w*|neuro\w*|pediatre)|"
+    r"(?:bilan|examens?|ecg|scanner|irm) (?:etai(?:en)?t |est |sont |)norma\w*)\b"
 )
 
 
@@ -161,6 +207,9 @@ class MotifMatcher:
         self.criteria = self.referential.criteria
         rows = [r for r in _read_synonyms(SYNONYMS_CSV) if r[0] in self._by_code]
         vocab_terms = [t for terms in self.referential.concepts.values() for t in terms]
+        vocab_terms += [
+            t for slots in self.referential.composites.values() for slot in slots for t in slot
+        ]
         vocab_terms += [expression for _, expression, _ in rows]
         vocab_terms += [motif.label for motif in self.motifs]
         words, stems = vocabulary(vocab_terms)
@@ -170,6 +219,13 @@ class MotifMatcher:
             phrases = sorted({t for c in concept_terms for t in self._speller.terms(c)})
             if phrases:
                 patterns["c:" + name] = phrases
+        # the slots of composite concepts, each an eds.matcher label "k:<name>:<i>"
+        self._composites = self.referential.composites
+        for name, slots in self._composites.items():
+            for i, slot in enumerate(slots):
+                phrases = sorted({t for c in slot for t in self._speller.terms(c)})
+                if phrases:
+                    patterns[f"k:{name}:{i}"] = phrases
         # An expression: groups of slot labels; the slots of a group must be found in one
         # sentence (in order, close together, for an expression written with a leading =),
         # the groups (" + ") anywhere in the text.
@@ -219,16 +275,26 @@ class MotifMatcher:
         clauses: dict[int, int] = {}
         clause_tokens: list[list] = []
         sentence_text: dict[int, str] = {}
+        # episodes: a sentence cut where the caller comes back to the present ("opérée il y
+        # a 10 jours, maintenant essoufflée"), the scope of the resolution qualifier
+        episodes: dict[int, int] = {}
+        episode_tokens: list[list] = []
         for i, sent in enumerate(doc.sents):
             sentence_text[i] = fold(sent.text)
             clause_tokens.append([])
+            episode_tokens.append([])
             for token in sent:
                 sentences[token.i] = i
                 if token.norm_ in _CLAUSE_BREAKS and clause_tokens[-1]:
                     clause_tokens.append([])
+                if _is_present_marker(doc, token) and episode_tokens[-1]:
+                    episode_tokens.append([])
                 clauses[token.i] = len(clause_tokens) - 1
+                episodes[token.i] = len(episode_tokens) - 1
                 clause_tokens[-1].append(token.text_with_ws)
+                episode_tokens[-1].append(token.text_with_ws)
         clause_text = [fold("".join(words)) for words in clause_tokens]
+        episode_text = [fold("".join(words)) for words in episode_tokens]
         mentions: list[_Mention] = []
         for span in doc.spans.get("concepts", []):
             sid = sentences.get(span.start, 0)
@@ -239,10 +305,16 @@ class MotifMatcher:
                     end=span.end,
                     text=span.text,
                     sentence=sid,
-                    qualifier=self._qualifier(span, clause_text[clauses.get(span.start, 0)])
+                    qualifier=self._qualifier(
+                        span,
+                        clause_text[clauses.get(span.start, 0)],
+                        episode_text[episodes.get(span.start, 0)],
+                    )
                     or ("negation" if span.label_.startswith("m:") and _no_more(doc, span) else ""),
+                    clause=clauses.get(span.start, 0),
                 )
             )
+        mentions += self._composite_mentions(mentions, doc)
         motif_mentions = [m for m in mentions if m.label.startswith("m:")]
         suggestions = self._rank(motif_mentions, doc, facts)
         if not suggestions:
@@ -250,7 +322,9 @@ class MotifMatcher:
             suggestions = self._rank(motif_mentions, doc, facts, keep=("hypothesis",))
         concepts = [m for m in mentions if m.label.startswith("c:")]
         triggered, candidates, qualifiers = self._criteria(concepts, facts, sentence_text)
-        suggestions = self._lead_with_red_flag(suggestions, triggered)
+        resolved = "resolved" in {m.label[2:] for m in concepts} or bool(_RESOLVED.search(folded))
+        present = frozenset(m.label[2:] for m in concepts if not m.qualifier)
+        suggestions = self._lead_with_red_flag(suggestions, triggered, resolved, present)
         return MatchResult(
             suggestions=suggestions[: max(0, limit)],
             red_flag=bool(triggered),
@@ -260,13 +334,44 @@ class MotifMatcher:
             qualifiers=qualifiers,
         )
 
+    def _composite_mentions(self, mentions: list[_Mention], doc) -> list[_Mention]:
+        """A composite concept is mentioned in a clause where each of its slots is; it
+        takes the qualifier of its slots (a negated slot negates it)."""
+        slots: dict[tuple[str, int], dict[int, list[_Mention]]] = {}
+        for m in mentions:
+            if m.label.startswith("k:"):
+                _, name, index = m.label.split(":")
+                slots.setdefault((name, m.clause), {}).setdefault(int(index), []).append(m)
+        out = []
+        for (name, clause), found in slots.items():
+            if len(found) < len(self._composites[name]):
+                continue
+            parts = [ms[0] for _, ms in sorted(found.items())]
+            start, end = min(p.start for p in parts), max(p.end for p in parts)
+            out.append(
+                _Mention(
+                    label="c:" + name,
+                    start=start,
+                    end=end,
+                    text=doc[start:end].text,
+                    sentence=parts[0].sentence,
+                    qualifier=next((p.qualifier for p in parts if p.qualifier), ""),
+                    clause=clause,
+                )
+            )
+        return out
+
     # ------------------------------------------------------------------ qualifiers
 
     @staticmethod
-    def _qualifier(span, sentence: str) -> str:
+    def _qualifier(span, sentence: str, whole: str = "") -> str:
         if span._.negation:
             return "negation"
         if span._.hypothesis:
+            # "zona ?", "otite? bb 14 mois": the call-taker's note of what the call is
+            # about, a motif to code (not a red flag: _criteria treats it as a suspicion)
+            if span.label_.startswith("m:") and _question_mark_after(span):
+                return ""
             return "hypothesis"
         if span._.history:
             return "history"
@@ -274,6 +379,11 @@ class MotifMatcher:
         # cue sets a mention aside only when the sentence tells a past event of theirs.
         if _PAST_MARKER.search(sentence):
             return "family" if span._.family else "history"
+        if whole and (
+            (_OUTCOME.search(whole) and _BEFORE_TODAY.search(whole))
+            or ("hier" in whole and _EXPLORED.search(whole))
+        ):
+            return "family" if span._.family else "resolved"
         return ""
 
     # ------------------------------------------------------------------ red flags
@@ -285,7 +395,7 @@ class MotifMatcher:
             name = mention.label[2:]
             if mention.qualifier == "":
                 affirmative.setdefault(name, []).append(mention)
-            if mention.qualifier in ("", "history", "reported_speech"):
+            if mention.qualifier in ("", "history", "resolved", "reported_speech"):
                 loose.setdefault(name, []).append(mention)
         by_label: dict[str, list[_Mention]] = {}
         for mention in concepts:
@@ -366,25 +476,52 @@ class MotifMatcher:
 
     # ------------------------------------------------------------------ CISP-2
 
-    def _lead_with_red_flag(self, suggestions: list[Suggestion], triggered: list[str]):
-        """A call that raises a red flag is coded with that red flag's motif (the most
-        severe triggered criterion that names one): "coeur à 180, la tête qui tourne" is
-        K04 before N17, a syncope with a cut eyebrow A06 before S18."""
-        for cid in triggered:
-            code = self.criteria[cid].motif
-            if code in self._by_code:
-                break
-        else:
+    def _lead_with_red_flag(
+        self,
+        suggestions: list[Suggestion],
+        triggered: list[str],
+        resolved: bool = False,
+        present: frozenset[str] = frozenset(),
+    ):
+        """A call that raises a red flag is coded with that red flag's motif: the most
+        severe organ-specific triggered criterion that names one, else the most severe
+        generic one (a syncope, a severe dyspnoea...): "coeur à 180, la tête qui tourne"
+        is K04 before N17, a seizure with loss of consciousness N07 before A06, a
+        bronchiolitis with struggle R78 before R02. A stroke whose signs are over is
+        coded as a TIA (the criterion's motif_resolved)."""
+        codes = {c: self._criterion_motif(c, resolved, present) for c in triggered}
+        text_rank = {s.code: i for i, s in enumerate(suggestions)}
+
+        def precedence(cid: str) -> tuple[bool, int]:
+            # specific criteria in severity order; generic ones after them, the one whose
+            # motif the words themselves suggest first ("confuse et fièvre": P20)
+            generic = self.criteria[cid].lead == "generic"
+            return generic, text_rank.get(codes[cid], 99) if generic else 0
+
+        ranked = sorted((c for c in triggered if codes[c]), key=precedence)
+        if not ranked:
             return suggestions
+        code = codes[ranked[0]]
         rest = [s for s in suggestions if s.code != code]
         score = max([s.score for s in suggestions] + [0.9])
         lead = Suggestion(code=code, label=self._by_code[code].label, score=score)
         return [lead, *rest]
 
+    def _criterion_motif(self, cid: str, resolved: bool, present: frozenset[str]) -> str:
+        crit = self.criteria[cid]
+        code = crit.motif
+        for motif, names in crit.motif_if:
+            if any(n in present for n in names):
+                code = motif
+                break
+        if resolved and crit.motif_resolved:
+            code = crit.motif_resolved
+        return code if code in self._by_code else ""
+
     def _rank(self, mentions: list[_Mention], doc, facts, keep=()) -> list[Suggestion]:
         by_part: dict[str, list[_Mention]] = {}
         for m in mentions:
-            if m.qualifier in ("negation", "hypothesis", "history", "family") and (
+            if m.qualifier in ("negation", "hypothesis", "history", "resolved", "family") and (
                 m.qualifier not in keep
             ):
                 continue
@@ -404,6 +541,17 @@ class MotifMatcher:
                 for i in positions
             )
             hits.setdefault(code, []).append((weight, frozenset(positions), corrected))
+        # an earache with a fever in a child is an acute otitis media (HAS 2016)
+        if (
+            "H01" in hits
+            and "H71" in self._by_code
+            and facts.flags() & {"$fever", "$child"}
+            == {
+                "$fever",
+                "$child",
+            }
+        ):
+            hits.setdefault("H71", []).append((1.05, frozenset(), False))
         # measured vital signs name a motif even without its words ("bb 2 mois T 38,7")
         for code, measured, weight in (
             ("A03", facts.temperature is not None and facts.temperature >= 38.0, 0.9),
@@ -429,6 +577,14 @@ class MotifMatcher:
         for code, positions in best.items():
             if positions and any(other != code and positions < p for other, p in best.items()):
                 raw[code] *= 0.85  # a more specific expression explains the same words
+        # CISP-2 codes at the most precise level the call supports: a diagnosis (component
+        # 7, codes 70-99: "bronchite", "cystite", "otite ?") that one of its own strong
+        # expressions names outranks the symptoms (component 1, codes 01-29) it explains
+        # ("bronchite, je tousse gras": R78 before R05).
+        if any(_component(c) == "symptom" for c in raw):
+            for code, code_hits in hits.items():
+                if _component(code) == "diagnosis" and code_hits[0][0] >= _DIAGNOSIS_NAMED:
+                    raw[code] *= _DIAGNOSIS_BOOST
         ordered = sorted(raw, key=lambda c: (-round(raw[c], 6), min(best[c], default=10**6), c))
         return [
             Suggestion(
@@ -438,6 +594,21 @@ class MotifMatcher:
             )
             for code in ordered
         ]
+
+
+_DIAGNOSIS_NAMED = float(__import__("os").environ.get("RELAIS_DX_NAMED", "0.9"))
+_DIAGNOSIS_BOOST = float(__import__("os").environ.get("RELAIS_DX_BOOST", "1.15"))
+
+
+def _component(code: str) -> str:
+    """CISP-2 component of a code: 01-29 symptoms and complaints, 70-99 diagnoses."""
+    number = int(code[1:]) if code[1:].isdigit() else 0
+    return "diagnosis" if number >= 70 else "symptom" if number < 30 else "other"
+
+
+def _question_mark_after(span) -> bool:
+    doc = span.doc
+    return span.end < len(doc) and doc[span.end].text.startswith("?")
 
 
 _MODALS = frozenset({"arrive", "arrivait", "peut", "peux", "pouvait", "sait", "sais", "veut"})
@@ -452,6 +623,47 @@ def _no_more(doc, span) -> bool:
     if _MODALS & set(before) or len(before) < 3 or before[-1] not in ("de", "d'"):
         return False
     return before[-2] == "plus" and any(w in ("ne", "n'", "n") for w in before[:-2])
+
+
+_PRESENT = frozenset(
+    {
+        "maintenant",
+        "actuellement",
+        "aujourd",
+        "aujourd'hui",
+        "desormais",
+        "now",
+        "today",
+        "currently",
+        "depuis",
+        "mais",
+        "but",
+        "sauf",
+        "cependant",
+        "pourtant",
+    }
+)
+
+
+def _is_present_marker(doc, token) -> bool:
+    """Where a sentence comes back to the present: "maintenant", "depuis" (ongoing),
+    "mais", "ce matin", "ce soir", "cette nuit"."""
+    word = fold(token.text)
+    if word == "depuis" and token.i > 0:
+        # "plus rien depuis", "va bien depuis", "depuis plus rien": the outcome of the past
+        # episode, not a return to the present
+        after = fold(doc[token.i + 1].text) if token.i + 1 < len(doc) else ""
+        before = fold(doc[token.i - 1].text)
+        return before not in ("rien", "bien", "mieux", "normal", "ok") and after not in (
+            "plus",
+            "rien",
+            "ca",
+        )
+    if word in _PRESENT or token.text.lower() == "là":
+        return True
+    if word in ("matin", "soir", "nuit", "aprem", "apres-midi") and token.i > 0:
+        return fold(doc[token.i - 1].text) in ("ce", "cette", "hier")
+    return False
 
 
 _CLAUSE_BREAKS = frozenset({",", ";", ":", "(", ")", "mais", "but", "-", "/"})

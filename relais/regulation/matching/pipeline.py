@@ -206,6 +206,16 @@ class Speller:
 
 
 _HYPOTHESIS_EXTRA = [
+    # "peur d'une péritonite": d' is dropped as a filler, "une" kept after it
+    "peur une",
+    "peur un",
+    "crainte une",
+    "crainte un",
+    "craint une",
+    "craint un",
+    "inquiet une",
+    "inquiete une",
+    "afraid of",
     "peur d'avoir",
     "peur de faire",
     "peur que ce soit",
@@ -243,6 +253,16 @@ _NEGATION_PSEUDO = [
     "ne passe pas",
     "ne s'arrête pas",
     "ne reprend pas",
+    # a limb, a face that no longer moves or answers is the sign itself
+    "ne bouge plus",
+    "ne bouge pas",
+    "ne répond plus",
+    "ne sent plus",
+    "ne tient plus",
+    "n'obéit plus",
+    "bouge plus",
+    "répond plus",
+    "sent plus",
     # the same in spoken / SMS French, without its "ne"
     "arrive pas",
     "arrive plus",
