@@ -62,6 +62,10 @@ def _public_endpoint_limits(settings, tmp_path):
     # surnumeraire.py): off for the tests of other rules, which pick arbitrary hours
     # relative to the real clock; tests/console/test_surnumeraire_hours.py turns it on.
     settings.RELAIS_SURNUMERAIRE_HOURS_CHECK = False
+    # The JSON API's short token cache (relais/accounts/api_auth.py) off: a test that
+    # limits or revokes a client sees it at once; tests/accounts/test_api_auth_cache.py
+    # turns it on.
+    settings.RELAIS_API_AUTH_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

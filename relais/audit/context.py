@@ -118,10 +118,42 @@ def current_actor() -> Actor | None:
     return _from_request(request) if request is not None else None
 
 
+@dataclass
+class InFlight:
+    """Deferred rows written in a transaction not yet committed (see DeferredAudit)."""
+
+    rows: list
+    callback: object = None
+
+
+@dataclass
+class DeferredAudit:
+    """Audit rows of the current request waiting to be written with its next row (the
+    API call's trace, relais.audit.services.audit_record_deferred); `in_flight`: written
+    in a transaction that has not committed yet."""
+
+    pending: list
+    in_flight: list
+
+
+def deferred_audit(*, create: bool = False) -> DeferredAudit | None:
+    """The current request's deferred rows (None outside a request, or when it has none
+    and `create` is false)."""
+    request = _request.get()
+    if request is None:
+        return None
+    deferred = getattr(request, "_relais_deferred_audit", None)
+    if deferred is None and create:
+        deferred = DeferredAudit(pending=[], in_flight=[])
+        request._relais_deferred_audit = deferred
+    return deferred
+
+
 class AuditRequestMiddleware:
     """Keeps the current request so that audit rows written while serving it name its
     actor; an ambient actor of the thread (a command running the test client…) does not
-    leak into the request."""
+    leak into the request. At the end, writes the request's deferred rows still unwritten
+    (relais.audit.services.audit_flush_deferred)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -133,3 +165,8 @@ class AuditRequestMiddleware:
                 return self.get_response(request)
         finally:
             _request.reset(token)
+            deferred = getattr(request, "_relais_deferred_audit", None)
+            if deferred is not None:
+                from relais.audit.services import audit_flush_deferred
+
+                audit_flush_deferred(deferred)

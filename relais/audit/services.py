@@ -6,6 +6,8 @@ the system (a task or a command, `system="task:<name>"`). The caller passes it, 
 made it known (`relais.audit.context`); a row without an actor is refused
 (`AuditActorMissing`), so a door that forgets to say who acts fails its tests."""
 
+from django.db import connection, transaction
+
 from relais.audit import context
 from relais.audit.models import ActorType, AuditEvent
 
@@ -89,8 +91,74 @@ def audit_record(
         object_id=str(object_id)[:64],
         reason=reason[:200],
     )
-    event.save()
+    deferred = context.deferred_audit()
+    if deferred is not None and deferred.pending:
+        _write_with_deferred(deferred, [event])
+    else:
+        event.save()
     return event
+
+
+# -- The API call's trace, written with the call's own rows ------------------------------
+#
+# Every JSON API call by a client leaves a row (`api.call`, relais.accounts.api_auth). It
+# is not written when the client authenticates: it waits on the request
+# (context.deferred_audit) for the call's next audit row, and both go in one INSERT —
+# a booking's trace and its call's trace in the booking transaction, instead of a
+# separate INSERT and commit before it. A call that writes no other row, or whose
+# transaction rolled back (a refused booking), has its trace written when the request
+# ends (AuditRequestMiddleware -> audit_flush_deferred), so no call goes untraced.
+
+
+def audit_record_deferred(
+    *, api_client: str, role: str, action: str, object_type: str, object_id: str
+) -> AuditEvent:
+    """The trace of an API call (see above); written at once outside a request."""
+    actor = _resolve_actor(
+        user=None, api_client=api_client, system="", patient_link=False, public_form=False
+    )
+    event = _event(
+        actor=actor,
+        role=role,
+        action=action,
+        object_type=object_type[:50],
+        object_id=str(object_id)[:64],
+        reason="",
+    )
+    deferred = context.deferred_audit(create=True)
+    if deferred is None:
+        event.save()
+    else:
+        deferred.pending.append(event)
+    return event
+
+
+def _write_with_deferred(deferred, events: list) -> None:
+    rows = [*deferred.pending, *events]
+    waiting, deferred.pending = deferred.pending, []
+    AuditEvent.objects.bulk_create(rows)
+    if connection.in_atomic_block:
+        # Written in a transaction that may still roll back: forgotten only once it
+        # commits; a rollback leaves them for audit_flush_deferred.
+        group = context.InFlight(waiting)
+        group.callback = lambda: group.rows.clear()
+        deferred.in_flight.append(group)
+        transaction.on_commit(group.callback)
+
+
+def audit_flush_deferred(deferred) -> None:
+    """End of a request: write the call traces not yet written, or written in a
+    transaction that rolled back (its on-commit callback is neither run nor queued)."""
+    queued = {id(entry[1]) for entry in connection.run_on_commit}
+    rows = list(deferred.pending)
+    for group in deferred.in_flight:
+        if group.rows and id(group.callback) not in queued:
+            rows += group.rows
+    deferred.pending, deferred.in_flight = [], []
+    for row in rows:
+        row.pk = None
+    if rows:
+        AuditEvent.objects.bulk_create(rows)
 
 
 def audit_record_reads(
@@ -104,16 +172,19 @@ def audit_record_reads(
         user=user, api_client=api_client, system=system, patient_link=False, public_form=False
     )
     role = _role_of(actor.user)
-    AuditEvent.objects.bulk_create(
-        [
-            _event(
-                actor=actor,
-                role=role,
-                action="read",
-                object_type=obj._meta.label_lower,
-                object_id=str(getattr(obj, "public_id", obj.pk)),
-                reason=reason[:200],
-            )
-            for obj in objects
-        ]
-    )
+    events = [
+        _event(
+            actor=actor,
+            role=role,
+            action="read",
+            object_type=obj._meta.label_lower,
+            object_id=str(getattr(obj, "public_id", obj.pk)),
+            reason=reason[:200],
+        )
+        for obj in objects
+    ]
+    deferred = context.deferred_audit()
+    if deferred is not None and deferred.pending:
+        _write_with_deferred(deferred, events)
+    else:
+        AuditEvent.objects.bulk_create(events)

@@ -79,8 +79,12 @@ def ranked_slots(request, request_id: UUID, widen: bool = False, modality: Modal
     response={201: BookingOut},
     summary="Réserver un créneau pour une demande",
     description=(
-        "Atomique : un créneau n'est jamais donné deux fois. 409 `slot_unavailable` avec "
-        "`alternatives` si le créneau n'est plus libre. En-tête `Idempotency-Key` recommandé."
+        "Atomique : un créneau n'est jamais donné deux fois. 409 `slot_unavailable` (ou "
+        "`professional_capacity_reached`) si le créneau n'est plus libre, sans nouvelle "
+        "recherche : `alternatives` reprend les créneaux encore libres du dernier classement "
+        "que l'appelant a obtenu pour cette demande (`GET /requests/{id}/slots`, gardé "
+        "10 minutes ; liste vide sinon), `alternatives_url` donne ce classement à jour. "
+        "En-tête `Idempotency-Key` recommandé."
     ),
 )
 def create_booking(request, payload: BookingIn, idempotency_key: str | None = Header(None)):

@@ -327,6 +327,7 @@ def slots_ranked_for(
     channel: str = Channel.SAS,
     user=None,
     scope: Scope | None = None,
+    remember: bool | None = None,
 ) -> list[RankedSlot]:
     """Available slots for a request, best first.
 
@@ -337,7 +338,12 @@ def slots_ranked_for(
     operator are hidden until their hold lapses. A plage shows once, with its places left.
     With a `scope`, slots outside its territory (see slot_take_channels: the radius may
     cross a border) are left out of the result, as the booking would refuse them.
+    `remember` (default: when `limit` is not given) keeps the ranking for the
+    alternatives of a refused booking (alternatives_from_last_ranking).
     """
+    # A search as shown to a caller (the default length) is remembered for the
+    # alternatives of a refused booking (ranking_remember); the shorter ones are not.
+    remember = limit is None if remember is None else remember
     now = now or timezone.now()
     limit = limit or settings.RELAIS_SEARCH_RESULTS
     patient = request.patient
@@ -425,7 +431,78 @@ def slots_ranked_for(
         entries = [entry for entry in entries if entry["slot_pk"] in reachable]
     slots = Slot.objects.select_related("professional", "practice__commune").only(*RANKED_FIELDS)
     by_pk = slots.in_bulk([entry["slot_pk"] for entry in entries])
-    return [RankedSlot(slot=by_pk[entry.pop("slot_pk")], **entry) for entry in entries]
+    ranked = [RankedSlot(slot=by_pk[entry.pop("slot_pk")], **entry) for entry in entries]
+    if remember:
+        ranking_remember(request=request, ranked=ranked, user=user, scope=scope)
+    return ranked
+
+
+# -- The caller's last ranking of a request (issue 22: cheap refusals) ---------------------
+#
+# A refused booking (409) offers alternatives. Running a whole ranked search inside the
+# refused call cost ~15 ms of CPU; the JSON API answers instead from the ranking this
+# caller last saw for the request (kept RANKING_SECONDS in Django's cache: per process
+# without CACHE_URL, shared with Redis), re-checked in one bounded primary-key query: the
+# slots of it still takeable, best first. No ranking seen (or expired): no alternatives,
+# and the error body links the ranked search (`alternatives_url`).
+
+RANKING_SECONDS = 600
+
+
+def _ranking_key(request_pk: int, user, scope: Scope | None) -> str:
+    who = f"user:{user.pk}" if getattr(user, "pk", None) else "-"
+    if scope is not None:
+        who += "|" + "|".join(
+            ",".join(str(x) for x in sorted(part))
+            for part in (scope.roles, scope.sas_ids, scope.cpts_ids)
+        )
+        who += f"|{scope.professional_id}"
+    digest = hashlib.sha256(who.encode()).hexdigest()[:20]
+    return f"orientation:ranking:{request_pk}:{digest}"
+
+
+def ranking_remember(*, request: Request, ranked, user=None, scope: Scope | None = None) -> None:
+    from django.core.cache import cache
+
+    rows = [(r.slot.pk, r.level, r.distance_km, r.tie_break, r.places_left) for r in ranked]
+    cache.set(_ranking_key(request.pk, user, scope), rows, RANKING_SECONDS)
+
+
+def alternatives_from_last_ranking(
+    *,
+    request: Request,
+    exclude_slot_id: int,
+    user=None,
+    scope: Scope | None = None,
+    exclude_professional: int | None = None,
+    count: int = 3,
+    now: datetime | None = None,
+) -> list[RankedSlot]:
+    """Up to `count` slots of the caller's last ranking of `request` still takeable
+    (free, a lapsed hold or held by `user`; not starting within MIN_LEAD), in its order,
+    without `exclude_slot_id` nor `exclude_professional`'s; [] when none is remembered."""
+    from django.core.cache import cache
+
+    rows = cache.get(_ranking_key(request.pk, user, scope)) or []
+    rows = [r for r in rows if r[0] != exclude_slot_id]
+    if not rows:
+        return []
+    now = now or timezone.now()
+    slots = (
+        Slot.objects.select_related("professional", "practice__commune")
+        .only(*RANKED_FIELDS)
+        .filter(available_q(now=now, user=user), start__gt=now + MIN_LEAD)
+        .filter(pk__in=[r[0] for r in rows])
+    )
+    if exclude_professional is not None:
+        slots = slots.exclude(professional_id=exclude_professional)
+    by_pk = {slot.pk: slot for slot in slots}
+    kept = [
+        RankedSlot(slot=by_pk[pk], level=level, distance_km=km, tie_break=tie, places_left=left)
+        for pk, level, km, tie, left in rows
+        if pk in by_pk
+    ]
+    return kept[:count]
 
 
 def territory_q(scope: Scope) -> Q:

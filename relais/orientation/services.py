@@ -13,6 +13,7 @@ from relais.accounts.permissions import Scope, scope_for
 from relais.agenda.models import Modality, Slot, SlotStatus
 from relais.audit.services import audit_record
 from relais.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from relais.core.queue import batched
 from relais.directory.models import Delegation, Profession, Professional
 from relais.notifications.services import (
     notify_booking_cancelled,
@@ -36,6 +37,7 @@ from relais.orientation.selectors import (
     DOOR_API,
     DOOR_FHIR,
     DOOR_UI,
+    alternatives_from_last_ranking,
     available_q,
     channels_q,
     eligible_q,
@@ -57,15 +59,77 @@ from relais.territory.geo import bounding_box, distance_km
 
 
 class OffersAlternatives:
-    """An error that offers the next best slots (`alternatives`, RankedSlot list): the
-    API's error body lists them (relais.core.api maps errors, orientation says how)."""
+    """An error that offers the next best slots, computed only when asked for (issue 22:
+    a refused call no longer runs a ranked search). `alternatives` (RankedSlot list),
+    read by the operator pages, runs the ranked search on first read. The API's error
+    body (relais.core.api maps errors, orientation says how) does not: its
+    `alternatives` are the still-free slots of the caller's last ranking of the request
+    (selectors.alternatives_from_last_ranking: one bounded query, none without a
+    ranking), and `alternatives_url` is the ranked search to call for more."""
 
-    alternatives: list
+    _alternatives: list | None = None
+    _alternatives_of: dict | None = None
+
+    def offer_alternatives(
+        self,
+        *,
+        request: Request,
+        exclude_slot_id: int,
+        user=None,
+        exclude_professional=None,
+        scope: Scope | None = None,
+    ):
+        self._alternatives, self._alternatives_of = (
+            None,
+            {
+                "request": request,
+                "exclude_slot_id": exclude_slot_id,
+                "user": user,
+                "exclude_professional": exclude_professional,
+                "scope": scope,
+            },
+        )
+        return self
+
+    @property
+    def alternatives(self) -> list:
+        if self._alternatives is None:
+            of = self._alternatives_of
+            self._alternatives = (
+                _alternatives(
+                    of["request"], of["exclude_slot_id"], of["user"], of["exclude_professional"]
+                )
+                if of
+                else []
+            )
+        return self._alternatives
+
+    @alternatives.setter
+    def alternatives(self, value) -> None:
+        self._alternatives = list(value) if value is not None else None
 
     def api_extra(self) -> dict:
+        from django.urls import reverse
+
         from relais.orientation.schemas import ranked_slot_out
 
-        return {**self.extra, "alternatives": [ranked_slot_out(r) for r in self.alternatives]}
+        of = self._alternatives_of
+        if self._alternatives is not None or not of:
+            offered = self._alternatives or []
+        else:
+            offered = alternatives_from_last_ranking(
+                request=of["request"],
+                exclude_slot_id=of["exclude_slot_id"],
+                user=of["user"],
+                scope=of["scope"],
+                exclude_professional=of["exclude_professional"],
+            )
+        extra = {**self.extra, "alternatives": [ranked_slot_out(r) for r in offered]}
+        if of:
+            extra["alternatives_url"] = reverse(
+                "api:ranked_slots", kwargs={"request_id": of["request"].public_id}
+            )
+        return extra
 
 
 class SlotUnavailable(OffersAlternatives, Conflict):
@@ -75,7 +139,7 @@ class SlotUnavailable(OffersAlternatives, Conflict):
 
     def __init__(self, message: str = "Créneau plus disponible.", *, alternatives=None):
         super().__init__(message)
-        self.alternatives = alternatives or []
+        self.alternatives = alternatives
 
 
 class ProfessionalFull(SlotUnavailable):
@@ -116,7 +180,6 @@ class SlotNotEligible(OffersAlternatives, ApplicationError):
         super().__init__(
             " ".join(c.why for c in failing), extra={"reasons": [c.code for c in failing]}
         )
-        self.alternatives = []
 
 
 def slot_check_eligible(*, slot: Slot, request: Request) -> None:
@@ -187,6 +250,10 @@ def _is_professional_or_delegate(booking: Booking, scope: Scope, actor) -> bool:
             professional_id=professional_id, delegate_id=actor.pk
         ).exists()
     )
+
+
+def _scope_or_none(scope: Scope) -> Scope | None:
+    return None if scope is SYSTEM else scope
 
 
 def _alternatives(request: Request, exclude_slot_id: int, user=None, exclude_professional=None):
@@ -274,8 +341,12 @@ def slot_hold(
     if not held and request is not None:
         slot_check_eligible(slot=slot, request=request)
     if not held:
-        alternatives = _alternatives(request, slot.pk, user) if request is not None else []
-        raise SlotUnavailable(alternatives=alternatives)
+        refused = SlotUnavailable()
+        if request is not None:
+            refused.offer_alternatives(
+                request=request, exclude_slot_id=slot.pk, user=user, scope=_scope_or_none(scope)
+            )
+        raise refused
     slot.status, slot.held_until, slot.held_by = SlotStatus.HELD, until, user
     return slot
 
@@ -348,7 +419,9 @@ def booking_create(
     if hold_token is not None:
         takeable |= Q(status=SlotStatus.HELD, held_until=hold_token, held_by=operator)
     try:
-        with transaction.atomic():
+        # batched(): the booking's tasks (messages' delivery, reminders, outcome reminder,
+        # SAS report) in one INSERT at the end of the transaction.
+        with transaction.atomic(), batched():
             if kind == BookingKind.SLOT:
                 _check_capacity(slot)
             # The eligibility rule of the search, repeated in the UPDATE: a slot the
@@ -420,17 +493,23 @@ def booking_create(
             previous = _idempotent_replay(request, slot, idempotency_key, idempotency_owner)
             if previous:
                 return previous
-        if isinstance(exc, SlotNotEligible):
-            exc.alternatives = _alternatives(request, slot.pk, operator)
-            raise
+        # The alternatives are computed only when read (OffersAlternatives): the API's
+        # 409 reuses the caller's last ranking, an operator page runs the search.
+        offer = {
+            "request": request,
+            "exclude_slot_id": slot.pk,
+            "user": operator,
+            "scope": _scope_or_none(scope),
+        }
         if isinstance(exc, ProfessionalFull):
-            exc.alternatives = _alternatives(
-                request, slot.pk, operator, exclude_professional=slot.professional_id
-            )
+            exc.offer_alternatives(**offer, exclude_professional=slot.professional_id)
+            raise
+        if isinstance(exc, SlotNotEligible):
+            exc.offer_alternatives(**offer)
             raise
         if isinstance(exc, SlotUnavailable | IntegrityError):
             # IntegrityError: another transaction won the race on the slot.
-            raise SlotUnavailable(alternatives=_alternatives(request, slot.pk, operator)) from None
+            raise SlotUnavailable().offer_alternatives(**offer) from None
         raise
     request.status = RequestStatus.BOOKED
     slot.status = SlotStatus.BOOKED

@@ -88,15 +88,63 @@ def test_it_answers_409_with_alternatives_when_the_slot_is_taken(client, cpts_a)
 
     token = make_token("requests:read,appointments:write")
     slot, spare = f.SlotFactory(), f.SlotFactory()
-    booking_create(request=f.RequestFactory(), slot=slot)
     req = f.RequestFactory()
+    # The caller ranked the slots of the request (both free then), then one was taken.
+    ranked = client.get(f"/api/v1/requests/{req.public_id}/slots", **auth(token)).json()
+    assert {r["id"] for r in ranked} == {str(slot.public_id), str(spare.public_id)}
+    booking_create(request=f.RequestFactory(), slot=slot)
     body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
     response = client.post("/api/v1/bookings", body, content_type="application/json", **auth(token))
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "slot_unavailable"
     assert error["message"] == "Créneau plus disponible."
+    # Alternatives: the still-free slots of that ranking (no new search in the refusal).
     assert [a["id"] for a in error["alternatives"]] == [str(spare.public_id)]
+    assert error["alternatives_url"] == f"/api/v1/requests/{req.public_id}/slots"
+
+
+def test_a_409_without_a_ranking_seen_runs_no_search_and_links_it(client, cpts_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from relais.orientation.services import booking_create
+
+    token = make_token("requests:read,appointments:write")
+    slot, spare = f.SlotFactory(), f.SlotFactory()
+    booking_create(request=f.RequestFactory(), slot=slot)
+    req = f.RequestFactory()
+    body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/api/v1/bookings", body, content_type="application/json", **auth(token)
+        )
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["alternatives"] == []
+    url = error["alternatives_url"]
+    searches = [q for q in queries if '"agenda_slot"."start" >=' in q["sql"]]
+    assert searches == []
+    # The link gives the ranked search, where the spare slot is.
+    assert str(spare.public_id) in {r["id"] for r in client.get(url, **auth(token)).json()}
+
+
+def test_a_409_leaves_out_the_slots_of_the_ranking_taken_since(client, cpts_a):
+    from relais.orientation.services import booking_create
+
+    token = make_token("requests:read,appointments:write")
+    slot, taken, spare = f.SlotFactory(), f.SlotFactory(), f.SlotFactory()
+    req = f.RequestFactory()
+    assert len(client.get(f"/api/v1/requests/{req.public_id}/slots", **auth(token)).json()) == 3
+    booking_create(request=f.RequestFactory(), slot=slot)
+    booking_create(request=f.RequestFactory(), slot=taken)
+    body = json.dumps({"request": str(req.public_id), "slot": str(slot.public_id)})
+    response = client.post("/api/v1/bookings", body, content_type="application/json", **auth(token))
+    assert [a["id"] for a in response.json()["error"]["alternatives"]] == [str(spare.public_id)]
+    # A caller with other rights (another scope) never gets this caller's ranking.
+    other = make_token("requests:read,appointments:write,motifs:read", name="autre-logiciel")
+    response = client.post("/api/v1/bookings", body, content_type="application/json", **auth(other))
+    assert response.json()["error"]["alternatives"] == []
 
 
 def test_it_refuses_a_scope_the_token_lacks(client, cpts_a):

@@ -70,6 +70,8 @@ def test_the_api_answers_409_with_alternatives_from_other_professionals(client, 
     req = f.RequestFactory()
     body = json.dumps({"request": str(req.public_id), "slot": str(refused.public_id)})
     token = make_token("requests:read,appointments:write")
+    # Alternatives come from the caller's last ranking of the request (no search in the 409).
+    client.get(f"/api/v1/requests/{req.public_id}/slots", **auth(token))
     response = client.post("/api/v1/bookings", body, content_type="application/json", **auth(token))
     assert response.status_code == 409
     error = response.json()["error"]
