@@ -15,12 +15,11 @@ checks on generated data; what it hides is the search's visibility rules:
   its CPTS's members only;
 - one Slot per plage (appointmentType WALKIN), free and unheld, from now on.
 
-Statements on PostgreSQL: two, with one array parameter per list (= ANY(%s), never a
-100-code IN list): the professionals (every one asked, for the identifiers' warnings,
-with their other CPTS, their places for the RPPS-rang and, for INT_R04, their CPTS
-rows), then their slots with their place (the territory is checked in Python on the
-place's département); plus one per capped professional met (the booking search's own
-capacity reader). Other backends read the same rows through the ORM.
+Statements: professionals (with the identifiers' warnings), their other CPTS, the
+slots, their places (with each place's rank among the professional's), the CPTS; plus
+one per capped professional (the booking search's own capacity reader). Every list
+given to the database is short (a batch's professionals, places or CPTS): the
+territory is checked in Python on the places, never as a 100-code IN list.
 """
 
 import hashlib
@@ -249,7 +248,7 @@ def _address(name, address, city, postal_codes) -> dict:
 
 class _Fetched:
     """What the answer is built from: every identifier found (warnings), the publishing
-    professionals, their slot rows (_SLOT_FIELDS first, by start then id, in the client's
+    professionals, their slot rows (_SLOT_FIELDS, by start then id, in the client's
     territory), the places of those rows (_PRACTICE_FIELDS) and the CPTS of the batch."""
 
     __slots__ = ("found", "pros", "rows", "practices", "cpts")
@@ -317,29 +316,14 @@ def _sql() -> dict[str, str]:
         " ORDER BY l.practice_id)"
         f' FROM "{t["pro"]}" p WHERE p.rpps = ANY(%s)'
     )
-    # INT_R04: each professional's CPTS rows, as JSON text (parsed by orjson).
-    cpts = (
-        " (SELECT json_agg(json_build_array(c.id, c.name, c.finess, c.phone))::text"  # noqa: S608
-        f' FROM "{t["cpts"]}" c WHERE c.id = p.cpts_id OR c.id IN'
-        f' (SELECT o.cpts_id FROM "{t["other"]}" o WHERE o.professional_id = p.id))'
-    )
-    head, _, tail = pros.partition(f' FROM "{t["pro"]}" p')
-    pros_cpts = f'{head},{cpts} FROM "{t["pro"]}" p{tail}'
     return {
         "pros": pros,
         "pros_adeli": pros + " OR p.adeli = ANY(%s)",
-        "pros_cpts": pros_cpts,
-        "pros_cpts_adeli": pros_cpts + " OR p.adeli = ANY(%s)",
         "slots": (
             'SELECT s.public_id::text, s.start::text, s."end"::text, s.modality, s.is_plage,'  # noqa: S608
             " s.for_sas,"
             " s.for_cpts, s.for_public, s.for_partners, s.professional_id, s.practice_id,"
-            " s.source, m.deep_link, pr.id, pr.public_id::text, pr.name, pr.address, pr.phone,"
-            " pr.latitude, pr.longitude, c.name, c.postal_codes, d.code"
-            f' FROM "{t["slot"]}" s'
-            f' JOIN "{t["practice"]}" pr ON pr.id = s.practice_id'
-            f' JOIN "{t["commune"]}" c ON c.id = pr.commune_id'
-            f' JOIN "{t["departement"]}" d ON d.id = c.departement_id'
+            f' s.source, m.deep_link FROM "{t["slot"]}" s'
             f' LEFT JOIN "{t["mirror"]}" m ON m.slot_id = s.id'
             " WHERE s.professional_id = ANY(%s) AND s.status = %s"
             " AND s.start >= %s AND s.start <= %s"
@@ -351,6 +335,13 @@ def _sql() -> dict[str, str]:
             f' (SELECT 1 FROM "{t["motif"]}" r WHERE r.availabilityrule_id = s.rule_id))'
             " ORDER BY s.start, s.id"
         ),
+        "practices": (
+            "SELECT pr.id, pr.public_id::text, pr.name, pr.address, pr.phone, pr.latitude,"  # noqa: S608
+            f' pr.longitude, c.name, c.postal_codes, d.code FROM "{t["practice"]}" pr'
+            f' JOIN "{t["commune"]}" c ON c.id = pr.commune_id'
+            f' JOIN "{t["departement"]}" d ON d.id = c.departement_id WHERE pr.id = ANY(%s)'
+        ),
+        "cpts": f'SELECT id, name, finess, phone FROM "{t["cpts"]}" WHERE id = ANY(%s)',  # noqa: S608
     }
 
 
@@ -359,23 +350,18 @@ def _column(model, name: str) -> str:
 
 
 def _fetch_postgresql(query: SlotQuery, scope: Scope, now: datetime) -> _Fetched:
-    """Two statements: the professionals (with their other CPTS, places and, for INT_R04,
-    CPTS rows), then their slots (with their place); no ORM query building."""
+    """Four statements (professionals with their CPTS and places, slots, places, CPTS),
+    no ORM query building: what the lean answer is about (docs/benchmarks.md)."""
     sql = _sql()
     fetched = _Fetched()
     cpts_limit = _cpts_limit(scope)
     with connection.cursor() as cursor:
-        name = "pros_cpts" if query.cpts_variant else "pros"
         if query.adeli:
-            cursor.execute(sql[f"{name}_adeli"], [query.rpps, query.adeli])
+            cursor.execute(sql["pros_adeli"], [query.rpps, query.adeli])
         else:
-            cursor.execute(sql[name], [query.rpps])
-        width = len(_PRO_FIELDS) + 2
+            cursor.execute(sql["pros"], [query.rpps])
         for row in cursor.fetchall():
             _keep_pro(fetched, row, cpts_limit)
-            if len(row) > width and row[width] and row[0] in fetched.pros:
-                for cpts in orjson.loads(row[width]):
-                    fetched.cpts[cpts[0]] = tuple(cpts)
         pros = fetched.pros
         if not pros:
             return fetched
@@ -392,13 +378,16 @@ def _fetch_postgresql(query: SlotQuery, scope: Scope, now: datetime) -> _Fetched
                 members,
             ],
         )
+        rows = cursor.fetchall()
+        if not rows:
+            return fetched
+        cursor.execute(sql["practices"], [list({row[10] for row in rows})])
+        fetched.practices = {row[0]: row for row in cursor.fetchall()}
         codes = scope.departement_codes
-        practices = fetched.practices
-        for row in cursor.fetchall():
-            if row[22] in codes:  # the client's territory
-                fetched.rows.append(row)
-                if row[10] not in practices:
-                    practices[row[10]] = row[13:]
+        fetched.rows = [row for row in rows if fetched.practices[row[10]][9] in codes]
+        if query.cpts_variant and fetched.rows:
+            cursor.execute(sql["cpts"], [list({c for p in pros.values() for c in p.cpts})])
+            fetched.cpts = {row[0]: row for row in cursor.fetchall()}
     return fetched
 
 
@@ -538,7 +527,7 @@ def slot_search(
 
     for row in rows:
         (public_id, start, end, modality, is_plage, for_sas, for_cpts, for_public) = row[:8]
-        for_partners, pro_id, practice_id, source, deep_link = row[8:13]
+        for_partners, pro_id, practice_id, source, deep_link = row[8:]
         pro = pros[pro_id]
         if (pro.per_day is not None or pro.per_week is not None) and capacity.full(
             pro_id, _as_datetime(start), per_day=pro.per_day, per_week=pro.per_week
