@@ -157,7 +157,9 @@ def audit_flush_deferred(deferred) -> None:
     deferred.pending, deferred.in_flight = [], []
     for row in rows:
         row.pk = None
-    if rows:
+    if len(rows) == 1:
+        rows[0].save()  # one autocommitted INSERT (bulk_create adds BEGIN and COMMIT)
+    elif rows:
         AuditEvent.objects.bulk_create(rows)
 
 
