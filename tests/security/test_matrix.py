@@ -217,6 +217,21 @@ def _client91():
     return ApiClient.objects.get(name="partenaire-91").public_id
 
 
+def _hub_failed() -> int:
+    """A failed message to the Hub Santé (an RS-ERROR answer: no request, no territory)."""
+    import uuid
+
+    from relais.interop.models import HubOutbound
+
+    return HubOutbound.objects.create(
+        distribution_id=f"fr.health.test.relais_{uuid.uuid4()}",
+        recipient_id="fr.health.samu910",
+        use_case="error",
+        envelope={},
+        status="failed",
+    ).pk
+
+
 def _sas_link(slot) -> str:
     from django.conf import settings
 
@@ -388,6 +403,10 @@ TABLE: dict[str, Case] = {
     # interop pages
     "GET interop:slot_open": page("interop:slot_open", ORIENT, lambda c: c.free_slot.public_id),
     "GET interop:sas_reports": page("interop:sas_reports", {ADMIN}),
+    "GET interop:hub_failures": page("interop:hub_failures", {ADMIN}),
+    "POST interop:hub_retry": page(
+        "interop:hub_retry", {ADMIN}, lambda c: _hub_failed(), data=lambda c: {}
+    ),
     # API clients back-office (rules: relais/accounts/api_clients.py)
     "GET accounts:api_clients": page("accounts:api_clients", {ADMIN, COORD_B}),
     "GET accounts:api_client_new": page("accounts:api_client_new", {ADMIN, COORD_B}),
@@ -423,6 +442,11 @@ TABLE: dict[str, Case] = {
     ),
     "GET notifications:healthz": page(
         "notifications:healthz", EVERYONE, ok=frozenset({"allow", 503}), note="public, counts"
+    ),
+    # Prometheus: by address (RELAIS_METRICS_ALLOWED_IPS, the test client's 127.0.0.1) or
+    # bearer token, not by role; the refusals are in tests/core/test_observability.py.
+    "GET notifications:metrics": page(
+        "notifications:metrics", EVERYONE, note="scraper address or token, counts only"
     ),
     # audit trail (administrators)
     "GET audit:events": page("audit:events", {ADMIN}),

@@ -187,3 +187,37 @@ def test_fault_drill_broker_restart_and_duplicated_deliveries(broker, consumer, 
             f"{consumer.connections}, publish failures {consumer.publish_failures}, outbox "
             f"attempts {attempts} for {HubOutbound.objects.count()} messages"
         )
+
+
+def test_throughput_and_time_to_the_worklist(broker, consumer, capsys, olivia):
+    """The note's figures: messages per second the consumer handles, and the time from an
+    RS-EDA put in our queue to its request on the worklist (RELAIS_HUB_BENCH_N cases)."""
+    import os
+    import statistics
+
+    from relais.accounts.permissions import scope_for
+    from relais.regulation.selectors import requests_worklist
+
+    n = int(os.environ.get("RELAIS_HUB_BENCH_N", "40"))
+    cases = [case_envelope() for _ in range(n)]
+    sent_at = {}
+    conn = broker.connect()
+    start = time.time()
+    for envelope in cases:
+        sent_at[content_of(envelope)["caseId"]] = time.time()
+        broker.deliver(envelope, connection=conn)
+    conn.close()
+    worklist = requests_worklist(scope=scope_for(olivia)).filter(hub_case__isnull=False)
+    _wait(lambda: worklist.count() == n, timeout=600, what="all the requests on the worklist")
+    elapsed = time.time() - start
+    latencies = sorted(
+        (case.request.created_at.timestamp() - sent_at[case.case_id])
+        for case in HubCase.objects.select_related("request")
+    )
+    assert len(latencies) == n and all(lat > 0 for lat in latencies)
+    with capsys.disabled():
+        print(
+            f"\nhub throughput: {n} RS-EDA in {elapsed:.1f} s = {n / elapsed:.1f} msg/s; "
+            f"RS-EDA -> request: median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {latencies[int(0.95 * (n - 1))] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        )
