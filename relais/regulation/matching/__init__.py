@@ -320,6 +320,8 @@ class MotifMatcher:
         if not suggestions:
             # "AVC ?", "zona ?": the suspicion is the reason for the call
             suggestions = self._rank(motif_mentions, doc, facts, keep=("hypothesis",))
+        if any(m.qualifier in ("history", "resolved") for m in motif_mentions):
+            suggestions = self._with_past_episode(suggestions, motif_mentions, doc, facts)
         concepts = [m for m in mentions if m.label.startswith("c:")]
         triggered, candidates, qualifiers = self._criteria(concepts, facts, sentence_text)
         resolved = "resolved" in {m.label[2:] for m in concepts} or bool(_RESOLVED.search(folded))
@@ -518,6 +520,19 @@ class MotifMatcher:
             code = crit.motif_resolved
         return code if code in self._by_code else ""
 
+    def _with_past_episode(self, suggestions, mentions, doc, facts) -> list[Suggestion]:
+        """A call about a past episode (a renewal, a certificate, a check-up after it: "AVC
+        il y a 5 ans, ordonnance de kiné", "malaise vagal il y a 15 jours, certificat") is
+        coded with that episode's motif; today's complaints, if any, come first ("ATCD
+        méningite, là juste un rhume": R74). Never a red flag: ranking only."""
+        current = {s.code: s for s in suggestions}
+        past = self._rank(mentions, doc, facts, keep=("history", "resolved", "hypothesis"))
+        merged = dict(current)
+        for s in past:
+            if s.code not in merged:
+                merged[s.code] = Suggestion(s.code, s.label, round(s.score * _PAST_WEIGHT, 3))
+        return sorted(merged.values(), key=lambda s: -s.score)
+
     def _rank(self, mentions: list[_Mention], doc, facts, keep=()) -> list[Suggestion]:
         by_part: dict[str, list[_Mention]] = {}
         for m in mentions:
@@ -596,6 +611,7 @@ class MotifMatcher:
         ]
 
 
+_PAST_WEIGHT = float(__import__("os").environ.get("RELAIS_PAST_WEIGHT", "0.85"))
 _DIAGNOSIS_NAMED = float(__import__("os").environ.get("RELAIS_DX_NAMED", "0.9"))
 _DIAGNOSIS_BOOST = float(__import__("os").environ.get("RELAIS_DX_BOOST", "1.15"))
 
@@ -607,8 +623,17 @@ def _component(code: str) -> str:
 
 
 def _question_mark_after(span) -> bool:
+    """ "zona ?", "otite? bb 14 mois", "toux, la grippe?": a motif written as a question
+    at the head of its clause (not "est-ce que ça peut être un AVC ?")."""
     doc = span.doc
-    return span.end < len(doc) and doc[span.end].text.startswith("?")
+    if span.end >= len(doc) or not doc[span.end].text.startswith("?"):
+        return False
+    for token in reversed(doc[max(0, span.start - 6) : span.start]):
+        if token.is_punct or token.is_sent_start:
+            return token.is_punct or fold(token.text) in FILLERS
+        if fold(token.text) not in FILLERS:
+            return False
+    return span.start == 0 or doc[span.start - 1].is_punct
 
 
 _MODALS = frozenset({"arrive", "arrivait", "peut", "peux", "pouvait", "sait", "sais", "veut"})
