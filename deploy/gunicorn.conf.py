@@ -28,3 +28,22 @@ def post_worker_init(worker):
 
     worker.notify()  # the arbiter's heartbeat: the build must fit in `timeout` (30 s)
     warm()
+
+
+def on_starting(server):
+    """Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR, relais/core/observability.py):
+    the directory holds the figures of the previous run's workers; start from empty."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges leave /metrics (its counters stay summed)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -416,6 +416,31 @@ LOGGING.setdefault("filters", {})["forbidden_one_line"] = {
 for _handler in LOGGING.get("handlers", {}).values():
     _handler.setdefault("filters", []).append("forbidden_one_line")
 
+# --- Observability (issue 20 item 5; docs/operations.md "Health and metrics") --------
+# A request id on every request, response and log line; JSON logs (LOG_FORMAT=plain for
+# the old one-line text); Prometheus metrics at /metrics (relais/core/observability.py,
+# relais/notifications/metrics.py), scraped from RELAIS_METRICS_ALLOWED_IPS or with the
+# bearer RELAIS_METRICS_TOKEN.
+MIDDLEWARE.insert(0, "relais.core.observability.MetricsMiddleware")
+MIDDLEWARE.insert(0, "relais.core.observability.RequestIdMiddleware")
+LOGGING["filters"]["request_id"] = {"()": "relais.core.observability.RequestIdFilter"}
+LOGGING["formatters"]["json"] = {"()": "relais.core.observability.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"].insert(0, "request_id")
+if os.environ.get("LOG_FORMAT", "json").strip().lower() == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+RELAIS_METRICS_ALLOWED_IPS = [
+    x.strip()
+    for x in os.environ.get("RELAIS_METRICS_ALLOWED_IPS", "127.0.0.1").split(",")
+    if x.strip()
+]
+RELAIS_METRICS_TOKEN = os.environ.get("RELAIS_METRICS_TOKEN", "")
+# Worker pool (issue 20 item 3): how often each run_worker looks for due periodic jobs,
+# and the jobs to leave to nobody (relais.notifications.scheduler names).
+RELAIS_SCHEDULER_SECONDS = float(os.environ.get("RELAIS_SCHEDULER_SECONDS", "5"))
+RELAIS_PERIODIC_JOBS_OFF = [
+    x.strip() for x in os.environ.get("RELAIS_PERIODIC_JOBS_OFF", "").split(",") if x.strip()
+]
+
 # FHIR calls per API client per minute (relais/interop/views.py).
 RELAIS_FHIR_RATE_LIMIT = env_int("RELAIS_FHIR_RATE_LIMIT", 600)
 # Database roles of `relais db_roles` (docs/operations.md "Database roles").

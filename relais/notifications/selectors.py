@@ -1,5 +1,6 @@
 """Reads of the outbox: the failed-messages page (scoped) and the health figures."""
 
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -116,3 +117,22 @@ def health_status() -> tuple[bool, dict]:
     healthy = age is not None and age <= stale_after
     body["worker"] = "ok" if healthy else "stale" if age is not None else "absent"
     return healthy, body
+
+
+def outbox_figures() -> dict:
+    """Depth and oldest age of the two outboxes, failed messages, fresh workers (/metrics)."""
+    from django.conf import settings
+
+    now = timezone.now()
+    unsent = Notification.objects.filter(
+        status__in=[NotificationStatus.PENDING, NotificationStatus.SENDING]
+    )
+    oldest = unsent.order_by("created_at").values_list("created_at", flat=True).first()
+    reports, report_age = _sas_reports_pending(now)
+    fresh_after = now - timedelta(seconds=settings.RELAIS_WORKER_STALE_SECONDS)
+    return {
+        "notifications": {"depth": unsent.count(), "oldest_age_seconds": _age_seconds(oldest, now)},
+        "sas_reports": {"depth": reports, "oldest_age_seconds": report_age},
+        "failed_for_good": Notification.objects.filter(status=NotificationStatus.FAILED).count(),
+        "workers_fresh": WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).count(),
+    }

@@ -38,6 +38,15 @@ def resend(request, public_id):
 
 @never_cache
 @require_GET
+def metrics(request):
+    """Prometheus metrics: configured addresses or bearer token only (metrics.py)."""
+    from relais.notifications.metrics import metrics_view
+
+    return metrics_view(request)
+
+
+@never_cache
+@require_GET
 def healthz(request):
     healthy, body = selectors.health_status()
     body["status"] = "ok" if healthy else "degraded"
