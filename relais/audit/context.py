@@ -134,17 +134,18 @@ class DeferredAudit:
 
     pending: list
     in_flight: list
+    flush: object = None  # writes what is left (given by relais.audit.services)
 
 
-def deferred_audit(*, create: bool = False) -> DeferredAudit | None:
+def deferred_audit(*, create=None) -> DeferredAudit | None:
     """The current request's deferred rows (None outside a request, or when it has none
-    and `create` is false)."""
+    and no `create`: the flush function of a new DeferredAudit)."""
     request = _request.get()
     if request is None:
         return None
     deferred = getattr(request, "_relais_deferred_audit", None)
-    if deferred is None and create:
-        deferred = DeferredAudit(pending=[], in_flight=[])
+    if deferred is None and create is not None:
+        deferred = DeferredAudit(pending=[], in_flight=[], flush=create)
         request._relais_deferred_audit = deferred
     return deferred
 
@@ -153,7 +154,7 @@ class AuditRequestMiddleware:
     """Keeps the current request so that audit rows written while serving it name its
     actor; an ambient actor of the thread (a command running the test client…) does not
     leak into the request. At the end, writes the request's deferred rows still unwritten
-    (relais.audit.services.audit_flush_deferred)."""
+    (their flush: relais.audit.services.audit_flush_deferred)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -167,6 +168,4 @@ class AuditRequestMiddleware:
             _request.reset(token)
             deferred = getattr(request, "_relais_deferred_audit", None)
             if deferred is not None:
-                from relais.audit.services import audit_flush_deferred
-
-                audit_flush_deferred(deferred)
+                deferred.flush(deferred)

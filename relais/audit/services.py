@@ -125,7 +125,7 @@ def audit_record_deferred(
         object_id=str(object_id)[:64],
         reason="",
     )
-    deferred = context.deferred_audit(create=True)
+    deferred = context.deferred_audit(create=audit_flush_deferred)
     if deferred is None:
         event.save()
     else:
