@@ -420,6 +420,23 @@ def make_rounds(requests: list, slots: list, count: int) -> list:
     return rounds
 
 
+VERDICT = (
+    "from relais.core.db_routing import health; v = health.verdict();"
+    " print(v.healthy, '|', v.reason, '|', v.lag_bytes)"
+)
+
+
+def verdict_now(primary_port: int) -> str:
+    """The router's own health check, run once against the real clusters (a process of
+    its own: its first check is not cached)."""
+    extra = {"DB_POOLER": "", "DATABASE_URL": f"postgres://postgres@127.0.0.1:{primary_port}/{DB}"}
+    try:
+        out = relais("shell", "-c", VERDICT, extra=extra, capture=True)
+        return out.stdout.strip().splitlines()[-1]
+    except subprocess.CalledProcessError as exc:
+        return f"error: {exc.stderr.strip().splitlines()[-1:]}"
+
+
 def replica_returned() -> int | None:
     """Rows the replica's queries returned so far (pg_stat_database, on the standby):
     the reads it served, plus a row per health check."""
@@ -440,12 +457,18 @@ def window_figures(load: Load, t0: float, t1: float) -> dict:
         after = [e[1] for e in events if e[3] in ("201", "409") and e[1] > last_failure]
         recovery = (min(after) if after else t1) - t0
     slow = max((e[1] - e[0] for e in events), default=0.0)
+    ok_after = [e for e in events if e[3] == "201" and e[0] >= t0]
     return {
         "attempts": len(events),
         "failed": len(failed),
         "failed_statuses": dict(Counter(e[3] for e in failed)),
         "recovery_s": round(recovery, 2),
         "slowest_answer_s": round(slow, 2),
+        # From the fault: the last failed answer, and the first booking sent after the
+        # fault that was accepted (when it was sent, when it was answered).
+        "last_failure_s": round(max(e[1] for e in failed) - t0, 2) if failed else None,
+        "first_201_sent_s": round(min(e[0] for e in ok_after) - t0, 2) if ok_after else None,
+        "first_201_answered_s": round(min(e[1] for e in ok_after) - t0, 2) if ok_after else None,
     }
 
 
@@ -504,13 +527,19 @@ def main() -> int:  # noqa: PLR0915 - one drill, read top to bottom
         pg_start(BASE / "replica", REPLICA)
         time.sleep(s / 2)
 
+        verdicts = {"before pause": verdict_now(PRIMARY)}
         mark("e: replica lies (replay paused, receiver streaming)")
         sql(REPLICA, "SELECT pg_wal_replay_pause()")
-        time.sleep(s / 2)
+        time.sleep(s / 4)
+        verdicts["replay paused"] = verdict_now(PRIMARY)
+        time.sleep(s / 4)
         receiver = sql(REPLICA, "SELECT status FROM pg_stat_wal_receiver")
         report["lying_replica_receiver_status"] = receiver[0][0] if receiver else None
+        mark("e2: replay resumed")
         sql(REPLICA, "SELECT pg_wal_replay_resume()")
         time.sleep(s / 2)
+        verdicts["replay resumed"] = verdict_now(PRIMARY)
+        report["router_verdicts_on_the_real_replica"] = verdicts
 
         mark("b: worker killed -9 (restarted after 2 s)")
         os.kill(procs["workers"][1].pid, signal.SIGKILL)
@@ -531,8 +560,11 @@ def main() -> int:  # noqa: PLR0915 - one drill, read top to bottom
         pg("pg_ctl", "-D", BASE / "replica", "-w", "promote")
         write_bouncer(REPLICA)
         sql(BOUNCER, "RELOAD", dbname="pgbouncer")
+        # Close the server connections of the old primary as they are released (idle
+        # ones at once): without it, clients queued for up to query_wait_timeout.
+        sql(BOUNCER, f"RECONNECT {DB}", dbname="pgbouncer")
         report["promotion_s"] = round(time.monotonic() - t_kill, 2)
-        time.sleep(s / 2)
+        time.sleep(s)
         mark("end")
         load.join()
         search.stop.set()
@@ -542,6 +574,7 @@ def main() -> int:  # noqa: PLR0915 - one drill, read top to bottom
         wait_for(lambda: sql(REPLICA, "SELECT count(*) FROM notifications_notification WHERE"
                              " status IN ('pending', 'sending')")[0][0] == 0, 120, 1)  # fmt: skip
         time.sleep(6)  # a lease + a sweep for a message left 'sending' by the kill
+        report["resent_after_kill"] = resend_uncertain()
         names_next = {a[0]: b[0] for a, b in zip(marks, marks[1:], strict=False)}
         for (name, t0), (_, t1) in zip(marks, marks[1:], strict=False):
             figures = window_figures(load, t0, t1)
@@ -563,6 +596,12 @@ def main() -> int:  # noqa: PLR0915 - one drill, read top to bottom
         )
         report["statuses"] = dict(Counter(e[3] for e in load.events))
         report["total_s"] = round(time.monotonic() - started, 1)
+        with open(BASE / "events.jsonl", "w") as handle:  # every attempt, for a closer look
+            for e in sorted(load.events):
+                handle.write(json.dumps([round(e[0] - started, 3), round(e[1] - started, 3),
+                                         e[2], e[3]]) + "\n")  # fmt: skip
+            for name, t in marks:
+                handle.write(json.dumps(["mark", round(t - started, 3), name]) + "\n")
     finally:
         for w in (procs.get("workers") or {}).values():
             w.send_signal(signal.SIGTERM)
@@ -582,10 +621,52 @@ def main() -> int:  # noqa: PLR0915 - one drill, read top to bottom
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     bad = (report.get("double_bookings", 1) or report.get("lost_bookings", 1)
+           or report.get("failed_left", 1)
            or report.get("lost_notifications", 1) or report.get("duplicated_notifications", 1)
            or report.get("stale_with_cookie_total", 1))  # fmt: skip
     print("FAIL" if bad else "OK")
     return 1 if bad else 0
+
+
+RESEND = (
+    "import sys; from relais.notifications.models import Notification;"
+    " from relais.notifications.services import notification_resend;"
+    " from django.contrib.auth import get_user_model;"
+    " admin, _ = get_user_model().objects.get_or_create(username='drill-coordinator');"
+    " refs = set(sys.stdin.read().split());"
+    " todo = [n for n in Notification.objects.filter(status='failed')"
+    " if str(n.public_id) not in refs];"
+    " [notification_resend(notification=n, user=admin) for n in todo]; print(len(todo))"
+)
+
+
+def gateway_refs() -> Counter:
+    refs = Counter()
+    for path in SINK.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            refs[json.loads(line)["reference"]] += 1
+    for path in (BASE / "var" / "mail").glob("*"):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("X-Relais-Reference:"):
+                refs[line.split(":", 1)[1].strip()] += 1
+    return refs
+
+
+def resend_uncertain() -> int:
+    """A coordinator's "Renvoyer" for the messages failed as uncertain by the kill that
+    the gateway's log lacks (docs/operations.md, Worker supervision), then delivery."""
+    extra = {"DB_POOLER": "", "DATABASE_URL": f"postgres://postgres@127.0.0.1:{REPLICA}/{DB}"}
+    out = subprocess.run(
+        [str(ROOT / ".venv/bin/relais"), "shell", "-c", RESEND], env=env(extra),
+        input="\n".join(gateway_refs()), capture_output=True, text=True, check=False,
+        timeout=600,
+    )  # fmt: skip
+    if out.returncode:
+        print("resend failed:", out.stderr.strip().splitlines()[-3:])
+        return -1
+    wait_for(lambda: sql(REPLICA, "SELECT count(*) FROM notifications_notification WHERE"
+                         " status IN ('pending', 'sending')")[0][0] == 0, 120, 1)  # fmt: skip
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def final_checks(load: Load) -> dict:
@@ -599,14 +680,7 @@ def final_checks(load: Load) -> dict:
     present = {r[0] for r in sql(port, "SELECT public_id::text FROM orientation_booking")}
     lost = [b for b in load.created if b not in present]
     rows = sql(port, "SELECT public_id::text, channel, status FROM notifications_notification")
-    refs = Counter()
-    for path in SINK.glob("*.jsonl"):
-        for line in path.read_text().splitlines():
-            refs[json.loads(line)["reference"]] += 1
-    for path in (BASE / "var" / "mail").glob("*"):
-        for line in path.read_text(errors="replace").splitlines():
-            if line.startswith("X-Relais-Reference:"):
-                refs[line.split(":", 1)[1].strip()] += 1
+    refs = gateway_refs()
     statuses = Counter(r[2] for r in rows)
     sent = [r for r in rows if r[2] == "sent"]
     lost_n = [r for r in sent if refs[r[0]] == 0]
@@ -620,7 +694,7 @@ def final_checks(load: Load) -> dict:
         "notification_statuses": dict(statuses),
         "lost_notifications": len(lost_n),
         "duplicated_notifications": len(dup),
-        "failed_as_uncertain": len(uncertain),
+        "failed_left": len(uncertain),
         "uncertain_in_gateway_log": sum(1 for r in uncertain if refs[r[0]]),
     }
 
