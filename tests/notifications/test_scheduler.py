@@ -8,6 +8,7 @@ cannot happen and they are skipped."""
 import threading
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -21,6 +22,11 @@ from relais.notifications.models import PeriodicJob
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="concurrency test: needs DATABASE_URL=postgres://…"
 )
+
+
+def _close_but_the_tests():
+    if threading.current_thread() is not threading.main_thread():
+        connections.close_all()
 
 
 def _race(n_threads: int, target) -> list:
@@ -108,7 +114,11 @@ def test_the_queued_periodic_tasks_run(settings):
         max_backoff=1,
         excluded_queue_names=[],
     )
-    worker.run()
+    with (
+        mock.patch.object(run_worker, "close_old_connections"),  # (PostgreSQL: the test's)
+        mock.patch.object(run_worker, "_close_all_connections", _close_but_the_tests),
+    ):
+        worker.run()
     statuses = dict(DBTaskResult.objects.values_list("task_path", "status"))
     assert set(statuses.values()) == {"SUCCESSFUL"}, statuses
 
@@ -193,7 +203,7 @@ def test_two_workers_claim_every_task_of_one_queue_exactly_once():
             sweep_interval=0,
             heartbeat_interval=60,
             max_backoff=1,
-        excluded_queue_names=[],
+            excluded_queue_names=[],
         )
         while True:
             row, _ = w._next_task()
