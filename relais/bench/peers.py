@@ -31,6 +31,14 @@ class PeerError(Exception):
     pass
 
 
+def _json(output: str):
+    """The last line of a harness' output that is JSON (libraries may log to stdout)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(("{", "[")):
+            return json.loads(line)
+    raise PeerError(f"no JSON in the harness' output: {output[-500:]}")
+
+
 def _run(argv, *, env=None, cwd=None, timeout=600) -> str:
     done = subprocess.run(  # noqa: S603 - fixed argv of our own
         argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
@@ -151,7 +159,7 @@ class Peer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        http.wait_ready(HOST, self.port, "/ready", timeout=120)
+        http.wait_ready(HOST, self.port, "/ready", timeout=300)
 
     def stop(self) -> None:
         if self.server is None:
@@ -188,15 +196,16 @@ class DjangoAppointment(Peer):
         "with the library's `get_appointments_for_date_and_time` that nothing overlaps that "
         "time for that staff member, saves its `AppointmentRequestForm`, then "
         "`create_and_save_appointment` (no e-mail, no payment). Staff members with 30-minute "
-        "slots from 9:00 to 18:00; clients are existing users. The library takes no lock and "
-        "has no unique constraint on a staff member's time."
+        "slots every other half-hour from 9:00 (the library's overlap check counts touching "
+        "bounds: 9:00–9:30 would refuse 9:30–10:00); clients are existing users. The library "
+        "takes no lock and has no unique constraint on a staff member's time."
     )
 
     def prepare(self, slots_needed: int, quick: bool) -> dict:
         self.python("migrate")
         days = 10
-        staff = max(2, slots_needed // (18 * days) + 1)
-        return json.loads(self.python("seed", str(staff), str(days), "200"))
+        staff = max(2, slots_needed // (9 * days) + 1)  # 9 slots a day (every other half-hour)
+        return _json(self.python("seed", str(staff), str(days), "200"))
 
     def bodies(self, seed, rounds, contested, start):
         slots, clients = seed["slots"], seed["clients"]
@@ -275,7 +284,7 @@ class GnuHealth(Peer):
             self.clone_database(self.database, template)
         days = 10
         professionals = max(2, slots_needed // (18 * days) + 1)
-        return json.loads(self.python("seed", str(professionals), str(days), "100"))
+        return _json(self.python("seed", str(professionals), str(days), "100"))
 
     def _admin(self, password: Path) -> None:
         _run(
@@ -340,7 +349,7 @@ def run_peer(peer: Peer, *, runs, duration, clients, quick, workers, threads, ra
         seed = peer.prepare(slots_needed=2 * per_run * len(configs) * runs + 100, quick=quick)
         out["install"] += getattr(peer, "init_note", "")
         peer.start(workers, threads)
-    except (PeerError, subprocess.TimeoutExpired, OSError) as exc:
+    except (PeerError, subprocess.TimeoutExpired, OSError, ValueError) as exc:
         peer.stop()
         out["why"] = f"could not be set up: {exc}"
         return out
