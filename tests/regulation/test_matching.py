@@ -74,8 +74,8 @@ def test_regression_on_the_first_blind_set_now_tuned_on(blind_report):
     assert blind_report.total == 285
     assert blind_report.red_flag_recall >= 0.99, blind_report.missed_flags
     assert blind_report.false_positive_rate <= 0.01, blind_report.false_flags
-    assert blind_report.top1 >= 0.57
-    assert blind_report.top3 >= 0.75
+    assert blind_report.top1 >= 0.62
+    assert blind_report.top3 >= 0.78
 
 
 def test_regression_on_the_second_blind_set_now_tuned_on(second_blind_report):
@@ -84,8 +84,8 @@ def test_regression_on_the_second_blind_set_now_tuned_on(second_blind_report):
     assert second_blind_report.total == 269
     assert second_blind_report.red_flag_recall >= 0.99, second_blind_report.missed_flags
     assert second_blind_report.false_positive_rate <= 0.01, second_blind_report.false_flags
-    assert second_blind_report.top1 >= 0.54
-    assert second_blind_report.top3 >= 0.62
+    assert second_blind_report.top1 >= 0.63
+    assert second_blind_report.top3 >= 0.70
 
 
 def test_regression_on_the_third_blind_set_not_yet_tuned_on(matcher):
@@ -94,9 +94,10 @@ def test_regression_on_the_third_blind_set_not_yet_tuned_on(matcher):
     report = evaluate(load_phrasings(BLIND_2026_12_02B), matcher)
     assert report.total == 296
     # session 2 of 2026-12-02: held out while the structure changed (87.5 %, 6.0 %), then
-    # read and partly tuned on (96.9 %, 1.5 %): no longer a blind figure
-    assert report.red_flag_recall >= 0.96, report.missed_flags
+    # read and partly tuned on (99.0 %, 1.5 %, top-1 60.1 %): no longer a blind figure
+    assert report.red_flag_recall >= 0.98, report.missed_flags
     assert report.false_positive_rate <= 0.02, report.false_flags
+    assert report.top1 >= 0.59
 
 
 @pytest.mark.parametrize("path", [BLIND_2026_12_01, BLIND_2026_12_02, BLIND_2026_12_02B])
