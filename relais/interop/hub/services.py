@@ -12,6 +12,7 @@ inside the booking's transaction) queues one RS-SAS-RDV to the LRM that sent the
 The outbox (HubOutbound) is published by `relais hub_consumer` in order per booking,
 retried with backoff, then "failed" on the failures page."""
 
+import base64
 import hashlib
 import logging
 import re
@@ -93,6 +94,18 @@ def _queue_error(*, recipient: str, status: str, cause: str, referenced: str, so
 # --- Receiving --------------------------------------------------------------------
 
 
+def stored_body(body: bytes) -> str:
+    """The body as received, losslessly: UTF-8 text as is; anything else (invalid UTF-8,
+    NUL bytes, which PostgreSQL text refuses) as "base64:" + its base64."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return "base64:" + base64.b64encode(body).decode("ascii")
+    return text
+
+
 class CaseRefused(Exception):
     def __init__(self, status: str, cause: str):
         super().__init__(cause)
@@ -105,7 +118,7 @@ def inbound_handle(*, body: bytes, queue: str, now: datetime | None = None) -> H
     (the first one when the message is a duplicate). Answers go to the outbox."""
     now = now or timezone.now()
     digest = hashlib.sha256(body).hexdigest()
-    text = body.decode("utf-8", errors="replace")
+    text = stored_body(body)
     with transaction.atomic():
         try:
             received = m.parse(body)

@@ -1,6 +1,7 @@
 """The Hub connector's services without a broker: RS-EDA in, RC-REF / RS-ERROR and
 RS-SAS-RDV into the outbox (the broker tests, test_broker.py, carry them over AMQP)."""
 
+import base64
 import json
 from datetime import timedelta
 
@@ -147,6 +148,7 @@ def test_an_unreadable_body_is_kept_with_nobody_to_answer():
     again = inbound_handle(body=b"\x00garbage", queue="message")
     assert again.pk == row.pk and HubInbound.objects.get().duplicates == 1
     assert (row.status, row.error_code) == (HubInboundStatus.MALFORMED, 102)
+    assert row.body == "base64:" + base64.b64encode(b"\x00garbage").decode()  # kept, lossless
     assert HubOutbound.objects.count() == 0
 
 
