@@ -83,6 +83,12 @@ class Professional(PublicIdModel):
     class Meta:
         ordering = ["last_name", "first_name"]
         verbose_name = "professionnel"
+        # INT_R01 batches may name professionals by ADELI (0-prefixed): without it, a scan.
+        indexes = [
+            models.Index(
+                fields=["adeli"], name="professional_adeli_idx", condition=~models.Q(adeli="")
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -31,7 +31,7 @@ from functools import lru_cache
 import orjson
 from django.conf import settings
 from django.core import signing
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Q
 from django.utils import timezone
 
@@ -355,7 +355,8 @@ def _fetch_postgresql(query: SlotQuery, scope: Scope, now: datetime) -> _Fetched
     sql = _sql()
     fetched = _Fetched()
     cpts_limit = _cpts_limit(scope)
-    with connection.cursor() as cursor:
+    # The router's choice (the replica inside lag_tolerant(), else the primary).
+    with connections[router.db_for_read(Slot)].cursor() as cursor:
         if query.adeli:
             cursor.execute(sql["pros_adeli"], [query.rpps, query.adeli])
         else:

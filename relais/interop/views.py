@@ -17,6 +17,7 @@ from relais.accounts.client_cert import request_api_client
 from relais.accounts.permissions import require, scope_for, scope_for_api_client
 from relais.agenda.models import Slot
 from relais.audit.services import audit_record
+from relais.core.db_routing import lag_tolerant
 from relais.core.errors import ApplicationError
 from relais.interop import resources as r
 from relais.interop import selectors, services, slot_bundle
@@ -253,7 +254,8 @@ def appointment_read(request, resource_id):
 def slot_search(request):
     """INT_R01 / INT_R04: the lean searchset (relais.interop.slot_bundle), serialised once."""
     query = selectors.parse_slot_query(request.GET, strict=_strict(request))
-    bundle, total = slot_bundle.slot_search(
+    # A lag-tolerant read (the replica when one is configured and fresh: docs/operations.md).
+    bundle, total = lag_tolerant()(slot_bundle.slot_search)(
         query=query, scope=request.relais_scope, self_url=request.build_absolute_uri()
     )
     response = HttpResponse(slot_bundle.dumps(bundle), content_type=r.FHIR_CONTENT_TYPE)

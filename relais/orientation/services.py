@@ -12,6 +12,7 @@ from relais.accounts.models import Role
 from relais.accounts.permissions import Scope, scope_for
 from relais.agenda.models import Modality, Slot, SlotStatus
 from relais.audit.services import audit_record
+from relais.core.db_routing import primary_only
 from relais.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from relais.core.queue import batched
 from relais.directory.models import Delegation, Profession, Professional
@@ -300,6 +301,8 @@ def _check_capacity(slot: Slot) -> None:
     )
 
 
+# Every read that decides this write is on the primary, even inside lag_tolerant().
+@primary_only()
 def slot_hold(
     *, slot: Slot, user, request: Request | None = None, minutes=None, scope: Scope | None = None
 ) -> Slot:
@@ -351,6 +354,7 @@ def slot_hold(
     return slot
 
 
+@primary_only()
 def slot_release(*, slot: Slot, user) -> bool:
     """Give back a slot held by `user`. Returns False if it was not (or no longer) held by them."""
     released = Slot.objects.filter(pk=slot.pk, status=SlotStatus.HELD, held_by=user).update(
@@ -368,6 +372,7 @@ def holds_expire(*, now=None) -> int:
     )
 
 
+@primary_only()
 def booking_create(
     *,
     request: Request,
@@ -526,6 +531,7 @@ def _report_to_sas(booking: Booking) -> None:
     publish_booking_changed(booking=booking)
 
 
+@primary_only()
 def booking_place(
     *,
     request: Request,
@@ -569,6 +575,7 @@ def _idempotent_replay(request, slot, key: str, owner: str) -> Booking | None:
     return previous
 
 
+@primary_only()
 def booking_cancel(
     *,
     booking: Booking,
