@@ -21,7 +21,7 @@ install: $(BIN)/relais
 demo: install
 	$(BIN)/relais migrate --noinput
 	SITE_URL=$(SITE_URL) $(BIN)/relais demo_data --print-logins
-	SITE_URL=$(SITE_URL) $(BIN)/relais serve_demo --addr $(HOST):$(PORT)
+	LOG_FORMAT=plain SITE_URL=$(SITE_URL) $(BIN)/relais serve_demo --addr $(HOST):$(PORT)
 
 test: install
 	$(BIN)/ruff check .
