@@ -63,6 +63,9 @@ class Criterion:
     core: tuple[str, ...] = ()
     triggers: tuple[tuple[str, ...], ...] = ()
     explained: tuple[str, ...] = ()
+    # concepts that void the explanation in their sentence: a faint after a few seconds
+    # is vagal, but not during a match (ESC 2018: syncope on exertion is high risk)
+    not_explained_with: tuple[str, ...] = ()
     modifiers: tuple[str, ...] = ()
     never: tuple[str, ...] = ()
     allow_resolved: bool = False
@@ -165,6 +168,9 @@ def load(path: str | Path | None = None) -> Referential:
             core=check(_names(entry.get("core"), f"{where} core"), f"{where} core"),
             triggers=triggers,
             explained=check(_names(entry.get("explained"), where), f"{where} explained"),
+            not_explained_with=check(
+                _names(entry.get("not_explained_with"), where), f"{where} not_explained_with"
+            ),
             modifiers=check(_names(entry.get("modifiers"), where), f"{where} modifiers"),
             never=tuple(str(n) for n in entry.get("never") or []),
             allow_resolved=bool(entry.get("allow_resolved", False)),

@@ -28,6 +28,7 @@ PHRASINGS = HERE / "phrasings.csv"
 BLIND_2026_12_01 = HERE / "blind" / "blind-2026-12-01.csv"
 BLIND_2026_12_02 = HERE / "blind" / "blind-2026-12-02.csv"
 BLIND_2026_12_02B = HERE / "blind" / "blind-2026-12-02b.csv"
+BLIND_2026_12_02C = HERE / "blind" / "blind-2026-12-02c.csv"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,86 @@ def test_regression_on_the_third_blind_set_not_yet_tuned_on(matcher):
     assert report.top1 >= 0.59
 
 
-@pytest.mark.parametrize("path", [BLIND_2026_12_01, BLIND_2026_12_02, BLIND_2026_12_02B])
+def test_regression_on_the_fourth_blind_set_now_tuned_on(matcher):
+    # Regression check: this set was blind on 2026-12-02 (recall 92.9 %, false alarms
+    # 3.4 %, top-1 70.1 %, top-3 81.9 % before any tuning, docs/motif-evaluation.md), then
+    # tuned on (matcher2's round: 100 %, 0.6 %, top-1 75.3 %, top-3 87.8 %).
+    report = evaluate(load_phrasings(BLIND_2026_12_02C), matcher)
+    assert report.total == 288
+    assert report.red_flag_recall >= 0.99, report.missed_flags
+    assert report.false_positive_rate <= 0.01, report.false_flags
+    assert report.top1 >= 0.74
+    assert report.top3 >= 0.86
+
+
+@pytest.mark.parametrize(
+    "text,criterion",
+    [
+        # a ligature ("œil") reads as the lexicon's "oeil"
+        ("de la javel dans l'œil, ça brûle", "chemical_eye"),
+        # a household medicine swallowed by a child
+        ("ma fille de 2 ans a avalé des Dafalgan", "intoxication"),
+        # a seizure that comes back without recovery between
+        ("épileptique, 2e crise depuis une heure", "seizure"),
+        # despair, the means at hand, a moment chosen
+        ("j'en peux plus, tous mes cachets sont devant moi", "suicidal"),
+        # a faint of a few seconds is vagal, but not during a match
+        (
+            "il est tombé dans les pommes quelques secondes pendant le match de basket",
+            "syncope_severe",
+        ),
+        # streaks explain a haemoptysis away, frank blood does not
+        ("crachats striés hier, ce matin il crache du sang franc", "haemoptysis"),
+        # saddle numbness and a lay word for incontinence
+        ("sciatique, engourdi entre les jambes", "cauda_equina"),
+        ("lumbago, il s'est fait dessus sans le sentir", "cauda_equina"),
+        # a refusal of the breast with struggle in an infant
+        ("bébé 3 mois qui tousse, le ventre se creuse, il refuse le sein", "bronchiolitis_severe"),
+    ],
+)
+def test_it_reads_the_blind_c_concepts(matcher, text, criterion):
+    assert criterion in matcher.match(text).red_flag_criteria
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the caller is the patient: a relative's treatment or event is set aside
+        "son mari est sous chimio, elle appelle pour elle-même : angine avec 38,2",
+        "mon père a fait un arrêt cardiaque, il est en réa, moi je n'arrive plus à dormir",
+        # a tonsillitis explains a swollen throat away
+        "ado 16a, amygdales blanches et gonflées, 38.7, mal à avaler",
+        # a fear ("inquiète d'un") is a hypothesis
+        "cliente inquiète d'un œdème de Quincke, quelques boutons sur les bras",
+        # a vagal faint at rest stays explained
+        "malaise vagal à la prise de sang, quelques secondes, va bien",
+        # streaks alone stay explained
+        "quelques crachats striés de sang avec sa bronchite",
+    ],
+)
+def test_it_leaves_the_blind_c_traps_alone(matcher, text):
+    result = matcher.match(text)
+    assert result.red_flag is False, result.red_flag_criteria
+
+
+def test_a_relative_is_still_the_patient_unless_the_caller_says_otherwise(matcher):
+    # the self marker is what sets a family-cued mention aside, not the family cue alone
+    assert (
+        "fever_chemotherapy"
+        in matcher.match("mon mari est sous chimio, fièvre 38,5").red_flag_criteria
+    )
+    assert "cardiac_arrest" in matcher.match("mon père ne respire plus").red_flag_criteria
+
+
+def test_an_unprotected_intercourse_is_not_a_negation(matcher):
+    assert (
+        _codes(matcher.match("pilule du lendemain svp rapport non protégé hier soir"))[0] == "W10"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [BLIND_2026_12_01, BLIND_2026_12_02, BLIND_2026_12_02B, BLIND_2026_12_02C]
+)
 def test_it_maps_the_blind_set_criteria_onto_the_referential(path):
     known = set(referential.criteria())
     names = {p.criterion for p in load_phrasings(path) if p.criterion}

@@ -160,6 +160,11 @@ _RESOLVED = re.compile(
 # A mention in such a sentence is "resolved" (like history: it does not trigger), unless
 # the episode is today's: a TIA that resolved this morning is still one, a syncope that
 # happened today is still an event (no dated-before-today marker, so not resolved).
+_SELF_PATIENT = re.compile(
+    r"\b(?:appel(?:le|lent)? pour (?:elle|lui|moi)[- ]?meme|pour (?:elle|lui|moi)[- ]meme|"
+    r"c'?est pour moi|c est pour moi|moi,? je|moi j'|moi j |et moi|calling for myself|"
+    r"for myself|it s for me|it's for me)\b"
+)
 _BEFORE_TODAY = re.compile(
     r"\b(?:il y a (?:\d+|deux|trois|quatre|cinq|six|dix|quinze|plusieurs|quelques) "
     r"(?:jours?|j|semaines?|sem|mois|ans?)|"
@@ -177,7 +182,8 @@ _OUTCOME = re.compile(
     r"hospitalisee|explore|exploree|vu|vue|pris en charge|prise en charge)|traitee?s? (?:par|pour)|"
     r"gueri|guerie|tout est rentre|rentre dans l'?ordre|"
     r"(?:c'est|c est|ca s'est|ca s est|tout s'est|tout s est) (?:passe|arrange|resolu)|"
-    r"(?:va|allait|vais|allons) (?:bien|mieux) depuis|plus rien depuis|plus jamais eu|"
+    r"(?:va|allait|vais|allons) (?:tres |tout a fait )?(?:bien|mieux) depuis|"
+    r"plus rien depuis|plus jamais eu|"
     r"rien depuis|sans (?:recidive|sequelle)s?|"
     r"(?:tout|bilan|examens?|ecg|scanner|irm|prise de sang|bio|resultats?) "
     r"(?:etai(?:en)?t |est |sont |)(?:normaux|normales?|normal|rassurants?|ok)|rien trouve|"
@@ -381,6 +387,10 @@ class MotifMatcher:
         # cue sets a mention aside only when the sentence tells a past event of theirs.
         if _PAST_MARKER.search(sentence):
             return "family" if span._.family else "history"
+        # ... unless the caller says the call is for themselves ("son mari est sous chimio,
+        # elle appelle pour elle-même", "mon père est en réa, moi je ne dors plus")
+        if span._.family and _SELF_PATIENT.search(fold(span.doc.text)):
+            return "family"
         if whole and (
             (_OUTCOME.search(whole) and _BEFORE_TODAY.search(whole))
             or ("hier" in whole and _EXPLORED.search(whole))
@@ -427,6 +437,12 @@ class MotifMatcher:
             explained_sentences = {
                 m.sentence for name in crit.explained for m in affirmative.get(name, [])
             }
+            if explained_sentences and crit.not_explained_with:
+                explained_sentences -= {
+                    m.sentence
+                    for name in crit.not_explained_with
+                    for m in affirmative.get(name, [])
+                }
 
             def present(name: str, crit=crit, explained_sentences=explained_sentences) -> bool:
                 if name.startswith("$"):

@@ -190,6 +190,9 @@ class Speller:
         previous = ""
         for token in doc:
             norm = token.norm_
+            if "œ" in norm or "æ" in norm:
+                # eds.normalizer keeps the ligatures ("œil"); the lexicon is folded ("oeil")
+                norm = token.norm_ = norm.replace("œ", "oe").replace("æ", "ae")
             bare = norm.rstrip("'")
             if bare != norm and len(bare) > 2 and bare not in FILLERS:
                 norm = token.norm_ = bare  # "can't", "jusqu'", "lorsqu'"
@@ -215,6 +218,8 @@ _HYPOTHESIS_EXTRA = [
     "craint un",
     "inquiet une",
     "inquiete une",
+    "inquiet un",
+    "inquiete un",
     "afraid of",
     "peur d'avoir",
     "peur de faire",
@@ -242,6 +247,9 @@ _NEGATION_PSEUDO = [
     "n'arrive plus",
     "ne peut pas",
     "ne peut plus",
+    # "rapport non protégé" (emergency contraception) is a fact, not a negation
+    "non protégé",
+    "non protégés",
     "non calmé",
     "non calmée",
     "non soulagé",
