@@ -104,13 +104,13 @@ def test_regression_on_the_third_blind_set_not_yet_tuned_on(matcher):
 def test_regression_on_the_fourth_blind_set_now_tuned_on(matcher):
     # Regression check: this set was blind on 2026-12-02 (recall 92.9 %, false alarms
     # 3.4 %, top-1 70.1 %, top-3 81.9 % before any tuning, docs/motif-evaluation.md), then
-    # tuned on (matcher2's round: 100 %, 0.6 %, top-1 75.3 %, top-3 87.8 %).
+    # tuned on (matcher2's round: 100 %, 0.6 %, top-1 76.0 %, top-3 88.9 %).
     report = evaluate(load_phrasings(BLIND_2026_12_02C), matcher)
     assert report.total == 288
     assert report.red_flag_recall >= 0.99, report.missed_flags
     assert report.false_positive_rate <= 0.01, report.false_flags
-    assert report.top1 >= 0.74
-    assert report.top3 >= 0.86
+    assert report.top1 >= 0.75
+    assert report.top3 >= 0.88
 
 
 @pytest.mark.parametrize(
