@@ -84,6 +84,18 @@ def sequential(host, port, token, paths: list[str]) -> list[tuple[int, float]]:
         client.close()
 
 
+def _run_clients(worker, clients: int, result: "LoadResult") -> "LoadResult":
+    """Run `clients` threads of `worker` to the end; the wall time goes in `result`."""
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.wall = time.perf_counter() - began
+    return result
+
+
 def concurrent_posts(
     host,
     port,
@@ -122,14 +134,7 @@ def concurrent_posts(
         finally:
             client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.wall = time.perf_counter() - began
-    return result
+    return _run_clients(worker, clients, result)
 
 
 def concurrent_gets(host, port, token, paths: list[str], clients: int) -> LoadResult:
@@ -159,14 +164,7 @@ def concurrent_gets(host, port, token, paths: list[str], clients: int) -> LoadRe
         finally:
             client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.wall = time.perf_counter() - began
-    return result
+    return _run_clients(worker, clients, result)
 
 
 def racing_posts(
